@@ -1,0 +1,91 @@
+"""Scheduler configuration: levels, the classes a submit names, and the queue's limits.
+
+Defaults are the documented constants below; `ebbflow.config` loads them from a file and EBBFLOW_*
+environment variables and validates them here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
+_NAME = re.compile(NAME_PATTERN)
+
+
+class LevelConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    max_wait_s: float | None = Field(
+        default=None, gt=0, description="aging: a job waiting longer than this moves up one level"
+    )
+    allotment_s: float | None = Field(
+        default=None, gt=0, description="run-seconds a tenant may use here per demotion window"
+    )
+
+
+class ClassConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    level: str
+    deadline_s: float | None = Field(default=None, gt=0, description="default deadline after submit")
+
+
+DEFAULT_LEVELS = (
+    LevelConfig(name="urgent", max_wait_s=None, allotment_s=300),
+    LevelConfig(name="daily", max_wait_s=900, allotment_s=1800),
+    LevelConfig(name="weekly", max_wait_s=3600, allotment_s=3600),
+    LevelConfig(name="background", max_wait_s=6 * 3600, allotment_s=None),
+)
+DEFAULT_CLASSES = {
+    "new-signup": ClassConfig(level="urgent", deadline_s=60),
+    "daily-active": ClassConfig(level="daily", deadline_s=900),
+    "weekly-active": ClassConfig(level="weekly", deadline_s=3600),
+    "monthly-active": ClassConfig(level="background", deadline_s=6 * 3600),
+    "batch": ClassConfig(level="background", deadline_s=None),
+}
+
+
+class SchedulerConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    levels: tuple[LevelConfig, ...] = DEFAULT_LEVELS
+    classes: dict[str, ClassConfig] = Field(default_factory=lambda: dict(DEFAULT_CLASSES))
+    default_class: str = "batch"
+    lease_ttl_s: float = Field(default=30, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    max_preemptions: int = Field(default=10, ge=0)
+    backoff_base_s: float = Field(default=1.0, gt=0)
+    backoff_max_s: float = Field(default=300.0, gt=0)
+    max_payload_bytes: int = Field(default=64 * 1024, gt=0)
+    max_checkpoint_bytes: int = Field(default=64 * 1024, gt=0)
+    demotion_window_s: float = Field(default=600, gt=0)
+    finished_retention: int = Field(default=10_000, ge=0)
+
+    @model_validator(mode="after")
+    def _check_names(self) -> Self:
+        names = [level.name for level in self.levels]
+        if not names:
+            raise ValueError("levels: at least one level is needed")
+        if len(set(names)) != len(names):
+            raise ValueError(f"levels: names must be unique, got {names}")
+        for cls_name, cls in self.classes.items():
+            if not _NAME.match(cls_name):
+                raise ValueError(f"classes.{cls_name}: a class name must match {NAME_PATTERN}")
+            if cls.level not in names:
+                raise ValueError(f"classes.{cls_name}.level: {cls.level!r} is not a level; levels are {names}")
+        if self.default_class not in self.classes:
+            raise ValueError(f"default_class: {self.default_class!r} is not one of {sorted(self.classes)}")
+        return self
+
+    def level_index(self, name: str) -> int:
+        for index, level in enumerate(self.levels):
+            if level.name == name:
+                return index
+        raise KeyError(name)
+
+    def level_name(self, index: int) -> str:
+        return self.levels[index].name

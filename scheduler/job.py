@@ -1,0 +1,133 @@
+"""What a job is: the validated submission that goes in, and the views of it that come back out.
+
+Times are integer milliseconds since the Unix epoch. A job's stored record is JSON text whose first six
+keys are always id, type, tenant, max_attempts, deadline and level in that order: the Redis scripts read
+those with one anchored pattern instead of decoding the whole record (and so never re-encode a payload).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+JSONValue = Any
+"""A value that came from (or will go to) JSON: dict, list, str, int, float, bool or None."""
+
+
+class JobState(StrEnum):
+    PENDING = "pending"  # queued at a level, ready to lease
+    DELAYED = "delayed"  # waiting for its retry backoff to pass
+    RUNNING = "running"  # leased by a worker
+    DONE = "done"  # acked
+    DEAD = "dead"  # in the dead-letter queue
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A submission that passed validation; `record()` is what the store keeps."""
+
+    id: str
+    type: str
+    tenant: str
+    job_class: str
+    level: int
+    payload_json: str
+    created_ms: int
+    max_attempts: int
+    key: str | None = None
+    key_ttl_ms: int | None = None  # hold the key this long even after the job ends (cron ticks)
+    deadline_ms: int | None = None
+
+    def record(self) -> str:
+        # Hand-built because it is on the submit hot path and because the key order is a contract
+        # with the Lua scripts (see the module docstring). Every interpolated string was validated
+        # against a quote-free pattern, except key, which goes through json.dumps.
+        key = "null" if self.key is None else json.dumps(self.key)
+        deadline = "null" if self.deadline_ms is None else str(self.deadline_ms)
+        return (
+            f'{{"id":"{self.id}","type":"{self.type}","tenant":"{self.tenant}",'
+            f'"max_attempts":{self.max_attempts},"deadline":{deadline},"level":{self.level},'
+            f'"class":"{self.job_class}","key":{key},"created":{self.created_ms},"payload":{self.payload_json}}}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRef:
+    """Names one lease: the job and the fencing token it was granted with."""
+
+    job_id: str
+    token: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseInfo:
+    token: int
+    worker: str
+    leased_ms: int
+    expires_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A stored job as read back from a store."""
+
+    id: str
+    type: str
+    tenant: str
+    job_class: str
+    level: int  # where it is now (moves change it)
+    submitted_level: int  # where its class put it
+    payload: JSONValue
+    key: str | None
+    deadline_ms: int | None
+    max_attempts: int
+    attempts: int  # failed runs so far (expired leases count; preemptions do not)
+    preemptions: int
+    checkpoint: JSONValue | None
+    error: str | None
+    created_ms: int
+    enqueued_ms: int | None  # when it last entered a level queue (keeps its place across moves)
+    state: JobState
+    lease: LeaseInfo | None = None
+    finished_ms: int | None = None
+
+    @classmethod
+    def from_record(cls, record: str, **state: Any) -> Job:
+        """Build a Job from a stored record plus the store's view of its current state."""
+        data = json.loads(record)
+        return cls(
+            id=data["id"],
+            type=data["type"],
+            tenant=data["tenant"],
+            job_class=data["class"],
+            submitted_level=data["level"],
+            payload=data["payload"],
+            key=data["key"],
+            deadline_ms=data["deadline"],
+            max_attempts=data["max_attempts"],
+            created_ms=data["created"],
+            level=state.pop("level", data["level"]),
+            **state,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A job handed to one worker until `expires_ms`, unless a heartbeat extends it."""
+
+    job: Job
+    token: int
+    leased_ms: int
+    expires_ms: int
+
+    @property
+    def ref(self) -> LeaseRef:
+        return LeaseRef(self.job.id, self.token)
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    job_id: str
+    created: bool  # False: an active job (or a held tick key) already had this idempotency key

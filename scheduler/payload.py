@@ -1,0 +1,46 @@
+"""Payloads and checkpoints are JSON, checked on the way in: parsed, size-limited, re-encoded compactly.
+
+Nothing read back from a store is ever unpickled: records are JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from scheduler.errors import PayloadError
+from scheduler.job import JSONValue
+
+_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def encode(value: JSONValue, field: str, max_bytes: int) -> str:
+    """Compact JSON text for `value`, or PayloadError naming `field`."""
+    try:
+        text = _encoder.encode(value)
+    except (TypeError, ValueError) as err:
+        raise PayloadError(
+            field, f"must be JSON (objects, arrays, strings, finite numbers, true/false/null): {err}"
+        ) from err
+    size = len(text.encode()) if not text.isascii() else len(text)
+    if size > max_bytes:
+        raise PayloadError(
+            field, f"is {size} bytes of JSON; the limit is {max_bytes} (store big data elsewhere, pass a reference)"
+        )
+    return text
+
+
+def parse(text: str, field: str) -> JSONValue:
+    """Parse JSON text a user typed (CLI, file), naming `field` in the error."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as err:
+        raise PayloadError(field, f"is not valid JSON: {err}") from None
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def is_finite_number(value: float) -> bool:
+    return math.isfinite(value)

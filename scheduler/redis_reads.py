@@ -1,0 +1,189 @@
+"""Read-only queries of the Redis store: job state, stats, history and what the MLFQ policy looks at.
+
+Reads need no atomicity beyond one pipeline (MULTI), so they are plain commands, not scripts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+
+from scheduler.job import Job, JobState, LeaseInfo
+from scheduler.redis_keys import Keys
+from scheduler.store import Demotion, HistoryBucket, Move, QueueStats, WaitingJob
+
+
+class RedisReads:
+    def __init__(self, client: redis.Redis, keys: Keys, levels: int) -> None:
+        # Typed Any: redis-py types replies as bytes | str, and this client was built to decode to str.
+        self.client: Any = client
+        self.keys, self.levels = keys, levels
+
+    def get(self, job_id: str) -> Job | None:
+        k = self.keys
+        pipe = self.client.pipeline()
+        for hash_key in (k.jobs, k.cnt, k.err, k.ckpt, k.lease, k.where, k.done):
+            pipe.hget(hash_key, job_id)
+        for zset_key in (k.leases, k.delayed, k.dlq):
+            pipe.zscore(zset_key, job_id)
+        record, counts, error, checkpoint, lease, where, done, expires, _delayed, dead = pipe.execute()
+        if record is None:
+            return None
+        attempts, preemptions = (int(v) for v in (counts or "0:0").split(":"))
+        common = {
+            "attempts": attempts,
+            "preemptions": preemptions,
+            "error": error,
+            "checkpoint": None if checkpoint is None else json.loads(checkpoint),
+        }
+        if lease is not None:
+            token, leased, level, enqueued, _type, _tenant, worker = lease.split("|", 6)
+            info = LeaseInfo(int(token), worker, int(leased), int(expires))
+            return Job.from_record(
+                record, level=int(level), enqueued_ms=int(float(enqueued)), state=JobState.RUNNING, lease=info, **common
+            )
+        if where is not None:
+            level, enqueued = where.split("|")
+            state = JobState.DEAD if dead is not None else JobState.DELAYED
+            finished = int(dead) if dead is not None else None
+            return Job.from_record(
+                record, level=int(level), enqueued_ms=int(float(enqueued)), state=state, finished_ms=finished, **common
+            )
+        if done is not None:
+            finished, level, enqueued, _leased = done.split("|")
+            return Job.from_record(
+                record,
+                level=int(level),
+                enqueued_ms=int(float(enqueued)),
+                state=JobState.DONE,
+                finished_ms=int(finished),
+                **common,
+            )
+        return self._pending(record, common)
+
+    def _pending(self, record: str, common: dict[str, object]) -> Job | None:
+        head = json.loads(record)
+        pipe = self.client.pipeline()
+        for level in range(self.levels):
+            pipe.zscore(self.keys.queue(level, head["tenant"]), head["id"])
+        for level, score in enumerate(pipe.execute()):
+            if score is not None:
+                return Job.from_record(record, level=level, enqueued_ms=int(score), state=JobState.PENDING, **common)
+        return None  # between two scripts' views; cannot happen inside one script
+
+    def demotions(self, now_ms: int) -> list[Demotion]:
+        out = []
+        for field, value in self.client.hgetall(self.keys.demoted).items():
+            level, tenant = field.split("|", 1)
+            to_level, until = value.split("|")
+            if int(until) > now_ms:
+                out.append(Demotion(tenant=tenant, level=int(level), to_level=int(to_level), until_ms=int(until)))
+        return sorted(out, key=lambda d: (d.level, d.tenant))
+
+    def waiting(self, level: int, enqueued_before_ms: int, limit: int) -> list[WaitingJob]:
+        found = self.client.zrangebyscore(
+            self.keys.age(level), "-inf", f"({enqueued_before_ms}", start=0, num=limit, withscores=True
+        )
+        return self._waiting_jobs(level, [job_id for job_id, _ in found], [int(score) for _, score in found])
+
+    def due(self, level: int, deadline_before_ms: int, limit: int) -> list[WaitingJob]:
+        found = self.client.zrangebyscore(
+            self.keys.deadlines(level), "-inf", f"({deadline_before_ms}", start=0, num=limit
+        )
+        if not found:
+            return []
+        scores = self.client.zmscore(self.keys.age(level), found)
+        return self._waiting_jobs(level, found, [int(s) if s is not None else 0 for s in scores])
+
+    def _waiting_jobs(self, level: int, ids: Sequence[str], enqueued: Sequence[int]) -> list[WaitingJob]:
+        if not ids:
+            return []
+        out = []
+        for record, enq in zip(self.client.hmget(self.keys.jobs, ids), enqueued, strict=True):
+            if record is None:
+                continue
+            head = json.loads(record)
+            out.append(WaitingJob(head["id"], head["type"], head["tenant"], level, enq, head["deadline"]))
+        return out
+
+    def _minutes(self, since_ms: int) -> list[tuple[int, dict[str, str]]]:
+        minutes = [int(m) for m in self.client.zrangebyscore(self.keys.hmins, since_ms // 60_000, "+inf")]
+        pipe = self.client.pipeline()
+        for minute in minutes:
+            pipe.hgetall(self.keys.history(minute))
+        return list(zip(minutes, pipe.execute(), strict=True))
+
+    def usage(self, since_ms: int) -> dict[tuple[int, str], int]:
+        out: dict[tuple[int, str], int] = {}
+        for _minute, fields in self._minutes(since_ms):
+            for field, value in fields.items():
+                if field.startswith("u|"):
+                    _, level, tenant = field.split("|", 2)
+                    out[(int(level), tenant)] = out.get((int(level), tenant), 0) + int(value)
+        return out
+
+    def history(self, since_ms: int) -> list[HistoryBucket]:
+        buckets: dict[tuple[int, str, int], HistoryBucket] = {}
+        for minute, fields in self._minutes(since_ms):
+            for field, value in fields.items():
+                kind, _, rest = field.partition("|")
+                if kind == "u":
+                    continue
+                parts = rest.split("|")
+                key = (minute, parts[0], int(parts[1]))
+                bucket = buckets.setdefault(key, HistoryBucket(minute=minute, type=parts[0], level=int(parts[1])))
+                _add(bucket, kind, parts, int(value))
+        return list(buckets.values())
+
+    def moves(self, limit: int = 100) -> list[Move]:
+        out = []
+        for entry in self.client.lrange(self.keys.moves, 0, limit - 1):
+            m = json.loads(entry)
+            out.append(Move(m["at"], m["id"], m["tenant"], m["from"], m["to"], m["reason"], m["count"]))
+        return out
+
+    def stats(self) -> QueueStats:
+        pipe = self.client.pipeline()
+        pipe.hgetall(self.keys.depth)
+        pipe.hgetall(self.keys.inflight)
+        pipe.zcard(self.keys.delayed)
+        pipe.zcard(self.keys.dlq)
+        for level in range(self.levels):
+            pipe.zrange(self.keys.age(level), 0, 0, withscores=True)
+        depth, inflight, delayed, dead, *oldest = pipe.execute()
+        return QueueStats(
+            pending=_counts(depth),
+            running=_counts(inflight),
+            delayed=delayed,
+            dead=dead,
+            oldest_enqueued_ms={level: int(first[0][1]) for level, first in enumerate(oldest) if first},
+        )
+
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> list[Job]:
+        ids = self.client.zrevrange(self.keys.dlq, offset, offset + limit - 1)
+        return [job for job in (self.get(job_id) for job_id in ids) if job is not None]
+
+
+def _counts(fields: dict[str, str]) -> dict[tuple[int, str], int]:
+    out = {}
+    for field, value in fields.items():
+        if int(value) != 0:
+            level, job_type = field.split("|", 1)
+            out[(int(level), job_type)] = int(value)
+    return out
+
+
+def _add(bucket: HistoryBucket, kind: str, parts: list[str], value: int) -> None:
+    if kind == "l":
+        bucket.leased += value
+    elif kind == "f":
+        bucket.finished += value
+    elif kind == "rs":
+        bucket.run_ms_total += value
+    elif kind == "w":
+        bucket.wait_hist[int(parts[2])] = bucket.wait_hist.get(int(parts[2]), 0) + value
+    elif kind == "r":
+        bucket.run_hist[int(parts[2])] = bucket.run_hist.get(int(parts[2]), 0) + value

@@ -1,0 +1,217 @@
+"""JobStore on Redis: every transition is one Lua script (scheduler/lua/), so it is atomic and costs one
+round trip; a lease is O(log n) in the queue's length. Key layout: scheduler.redis_keys."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any, ParamSpec, TypeVar
+
+import redis
+
+from scheduler.errors import StaleLeaseError, StoreUnavailableError
+from scheduler.job import Job, JobState, Lease, LeaseInfo, LeaseRef, NewJob, SubmitResult
+from scheduler.redis_keys import Keys
+from scheduler.redis_reads import RedisReads
+from scheduler.store import Demotion, HistoryBucket, Move, QueueStats, WaitingJob
+
+SCRIPTS = ("submit", "lease", "ack", "fail", "release", "touch", "reap", "move", "demote", "retry_dead")
+BATCH = 1000  # jobs per script call: keeps every variadic command within Lua's argument limits
+REAP_LIMIT = 100  # expired leases and due retries handled per lease call
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _load_scripts() -> dict[str, str]:
+    folder = resources.files("scheduler") / "lua"
+    common = (folder / "common.lua").read_text()
+    return {name: common + "\n" + (folder / f"{name}.lua").read_text() for name in SCRIPTS}
+
+
+def decoded_client(client: redis.Redis | str) -> redis.Redis:
+    """A client that returns str, built from a URL or from another client's connection settings."""
+    if isinstance(client, str):
+        return redis.Redis.from_url(client, decode_responses=True)
+    pool = client.connection_pool
+    if pool.connection_kwargs.get("decode_responses"):
+        return client
+    kwargs = {**pool.connection_kwargs, "decode_responses": True}
+    return redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **kwargs))
+
+
+@contextmanager
+def unavailable_as_store_error(client: redis.Redis) -> Iterator[None]:
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as err:
+        where = client.connection_pool.connection_kwargs
+        address = f"{where.get('host', 'localhost')}:{where.get('port', 6379)}"
+        raise StoreUnavailableError(f"Redis at {address} is unreachable ({err}); is redis-server running?") from err
+
+
+class RedisStore:
+    def __init__(
+        self,
+        client: redis.Redis | str,
+        levels: int,
+        namespace: str = "ebbflow",
+        finished_retention: int = 10_000,
+    ) -> None:
+        self.levels = levels
+        self.finished_retention = finished_retention
+        self.client = decoded_client(client)
+        self.keys = Keys(namespace)
+        self._scripts = {name: self.client.register_script(src) for name, src in _load_scripts().items()}
+        self._reads = RedisReads(self.client, self.keys, levels)
+
+    def _run(self, script: str, *args: Any) -> Any:
+        with unavailable_as_store_error(self.client):
+            return self._scripts[script](keys=[self.keys.prefix], args=args)
+
+    # -- writes ------------------------------------------------------------------------------------
+
+    def submit(self, jobs: Sequence[NewJob], now_ms: int) -> list[SubmitResult]:
+        results: list[SubmitResult] = []
+        for start in range(0, len(jobs), BATCH):
+            args: list[Any] = [now_ms]
+            for job in jobs[start : start + BATCH]:
+                args += (job.id, job.record(), job.tenant, job.type, job.level, _or_empty(job.deadline_ms))
+                args += (_or_empty(job.key), _or_empty(job.key_ttl_ms))
+            flat = self._run("submit", *args)
+            results += [SubmitResult(flat[i], flat[i + 1] == 1) for i in range(0, len(flat), 2)]
+        return results
+
+    def lease(self, n: int, worker: str, ttl_ms: int, now_ms: int, levels: Sequence[int] | None = None) -> list[Lease]:
+        order = sorted(levels) if levels is not None else range(self.levels)
+        leases: list[Lease] = []
+        while n > 0:
+            take = min(n, BATCH)
+            flat = self._run("lease", now_ms, take, ttl_ms, worker, REAP_LIMIT, *order)
+            leases += [_lease(flat, i, worker, now_ms, ttl_ms) for i in range(0, len(flat), 8)]
+            if len(flat) < take * 8:
+                break
+            n -= take
+        return leases
+
+    def heartbeat(self, refs: Sequence[LeaseRef], ttl_ms: int, now_ms: int) -> list[bool]:
+        return self._touch("heartbeat", now_ms + ttl_ms, refs)
+
+    def ack(self, refs: Sequence[LeaseRef], now_ms: int) -> list[bool]:
+        out: list[bool] = []
+        for start in range(0, len(refs), BATCH):
+            flat = self._run("ack", now_ms, self.finished_retention, *_pairs(refs[start : start + BATCH]))
+            out += [v == 1 for v in flat]
+        return out
+
+    def fail(self, ref: LeaseRef, error: str, now_ms: int, retry_at_ms: int | None) -> None:
+        if not self._run("fail", now_ms, ref.job_id, ref.token, error, _or_empty(retry_at_ms)):
+            raise StaleLeaseError(ref.job_id, ref.token)
+
+    def release(self, ref: LeaseRef, reason: str, now_ms: int, dead: bool = False) -> None:
+        if not self._run("release", now_ms, ref.job_id, ref.token, reason, int(dead)):
+            raise StaleLeaseError(ref.job_id, ref.token)
+
+    def save_checkpoint(self, ref: LeaseRef, checkpoint_json: str) -> None:
+        if not self._touch("checkpoint", checkpoint_json, [ref])[0]:
+            raise StaleLeaseError(ref.job_id, ref.token)
+
+    def reap(self, now_ms: int, limit: int = 1000) -> int:
+        return int(self._run("reap", now_ms, limit))
+
+    def move(self, job_ids: Sequence[str], to_level: int, reason: str, now_ms: int) -> int:
+        if not job_ids:
+            return 0
+        return int(self._run("move", now_ms, to_level, reason, self.levels, *job_ids))
+
+    def demote_tenant(self, tenant: str, level: int, to_level: int, until_ms: int, reason: str, now_ms: int) -> int:
+        if to_level <= level:
+            raise ValueError(f"to_level must be below level {level} (a larger index), got {to_level}")
+        return int(self._run("demote", now_ms, tenant, level, to_level, until_ms, reason))
+
+    def retry_dead(self, job_ids: Sequence[str], now_ms: int) -> int:
+        if not job_ids:
+            return 0
+        return int(self._run("retry_dead", now_ms, *job_ids))
+
+    def purge(self) -> None:
+        with unavailable_as_store_error(self.client):
+            batch: list[str] = []
+            for key in self.client.scan_iter(match=self.keys.prefix + "*", count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    self.client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                self.client.unlink(*batch)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _touch(self, mode: str, value: Any, refs: Sequence[LeaseRef]) -> list[bool]:
+        if not refs:
+            return []
+        return [v == 1 for v in self._run("touch", mode, value, *_pairs(refs))]
+
+    # -- reads (scheduler.redis_reads) ---------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job | None:
+        return self._guarded(self._reads.get, job_id)
+
+    def demotions(self, now_ms: int) -> list[Demotion]:
+        return self._guarded(self._reads.demotions, now_ms)
+
+    def waiting(self, level: int, enqueued_before_ms: int, limit: int) -> list[WaitingJob]:
+        return self._guarded(self._reads.waiting, level, enqueued_before_ms, limit)
+
+    def due(self, level: int, deadline_before_ms: int, limit: int) -> list[WaitingJob]:
+        return self._guarded(self._reads.due, level, deadline_before_ms, limit)
+
+    def usage(self, since_ms: int) -> dict[tuple[int, str], int]:
+        return self._guarded(self._reads.usage, since_ms)
+
+    def moves(self, limit: int = 100) -> list[Move]:
+        return self._guarded(self._reads.moves, limit)
+
+    def stats(self) -> QueueStats:
+        return self._guarded(self._reads.stats)
+
+    def history(self, since_ms: int) -> list[HistoryBucket]:
+        return self._guarded(self._reads.history, since_ms)
+
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> list[Job]:
+        return self._guarded(self._reads.dead_letters, limit, offset)
+
+    def _guarded(self, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        with unavailable_as_store_error(self.client):
+            return read(*args, **kwargs)
+
+
+def _or_empty(value: object) -> object:
+    return "" if value is None else value
+
+
+def _pairs(refs: Sequence[LeaseRef]) -> list[Any]:
+    flat: list[Any] = []
+    for ref in refs:
+        flat += (ref.job_id, ref.token)
+    return flat
+
+
+def _lease(flat: list[Any], i: int, worker: str, now_ms: int, ttl_ms: int) -> Lease:
+    _id, record, counts, checkpoint, error, token, level, enqueued = flat[i : i + 8]
+    attempts, preemptions = counts.split(":")
+    job = Job.from_record(
+        record,
+        level=int(level),
+        attempts=int(attempts),
+        preemptions=int(preemptions),
+        checkpoint=None if checkpoint is None else json.loads(checkpoint),
+        error=error,
+        enqueued_ms=int(float(enqueued)),
+        state=JobState.RUNNING,
+        lease=LeaseInfo(token=token, worker=worker, leased_ms=now_ms, expires_ms=now_ms + ttl_ms),
+    )
+    return Lease(job=job, token=token, leased_ms=now_ms, expires_ms=now_ms + ttl_ms)

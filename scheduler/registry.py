@@ -1,0 +1,84 @@
+"""Job types: what may be submitted, with the schema its payload must meet.
+
+Packs add their types through the `ebbflow.job_types` entry point group: each entry point names an
+iterable of JobType. The scheduler refuses a submit whose type is not registered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+import jsonschema
+
+from scheduler.errors import PayloadError, UnknownJobTypeError
+from scheduler.job import JSONValue
+
+TYPE_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+ENTRY_POINT_GROUP = "ebbflow.job_types"
+
+Runner = Callable[[JSONValue, Any], JSONValue]
+"""run(payload, context) -> result; the dispatcher calls it, the scheduler only stores the job."""
+
+
+@dataclass(frozen=True)
+class JobType:
+    name: str
+    payload_schema: Mapping[str, Any] | None = None  # JSON Schema; None accepts any JSON value
+    default_class: str | None = None
+    max_attempts: int | None = None  # None: the scheduler's default
+    expected_run_s: float = 1.0  # used by deadline promotion until history knows better
+    run: Runner | None = None
+    description: str = ""
+    _validator: Any = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        if not TYPE_NAME.match(self.name):
+            raise ValueError(f"job type name {self.name!r} must match {TYPE_NAME.pattern}")
+        if self.payload_schema is not None:
+            cls = jsonschema.validators.validator_for(self.payload_schema)
+            cls.check_schema(self.payload_schema)
+            object.__setattr__(self, "_validator", cls(self.payload_schema))
+
+    def check_payload(self, payload: JSONValue) -> None:
+        if self._validator is None:
+            return
+        error = jsonschema.exceptions.best_match(self._validator.iter_errors(payload))
+        if error is not None:
+            where = "payload" + "".join(f"[{part!r}]" for part in error.absolute_path)
+            raise PayloadError(where, f"{error.message} (schema of job type {self.name!r})")
+
+
+class JobTypeRegistry:
+    def __init__(self, types: Iterable[JobType] = ()) -> None:
+        self._types: dict[str, JobType] = {}
+        for job_type in types:
+            self.register(job_type)
+
+    def register(self, job_type: JobType) -> None:
+        self._types[job_type.name] = job_type
+
+    def get(self, name: str) -> JobType:
+        try:
+            return self._types[name]
+        except KeyError:
+            known = ", ".join(sorted(self._types)) or "none"
+            raise UnknownJobTypeError("type", f"{name!r} is not a registered job type (registered: {known})") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._types)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
+    @classmethod
+    def from_entry_points(cls) -> JobTypeRegistry:
+        """Every type that installed packages declare under the `ebbflow.job_types` group."""
+        registry = cls()
+        for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+            for job_type in entry_point.load():
+                registry.register(job_type)
+        return registry

@@ -1,0 +1,197 @@
+"""The JobStore port: the one narrow interface that both stores (Redis, SQLite) implement.
+
+A store keeps jobs durable and applies each transition atomically; it decides nothing. What runs next
+across levels is fixed by the rules below; which jobs move between levels (demotion, aging, deadline
+promotion), how long a retry waits and when a job is dead are decided above the store, in
+`scheduler.policy` and `scheduler.queue`, and reach the store as explicit moves.
+
+Contract (tests/contracts/ checks it against every store):
+
+* Serve order (`lease`): a lower level index is always served first. Inside a level, tenants with pending
+  jobs take turns in round robin (the tenant served least recently goes first; a tenant that gets its first
+  pending job at a level joins the end of the turn order); each tenant's jobs come out FIFO by enqueue time,
+  then by id. A batch lease of n hands out jobs one turn at a time, exactly as n single leases would.
+* Before serving, `lease` re-queues expired leases (as `reap` does) and makes delayed jobs whose retry
+  time has come pending again, each at the level it left, keeping its original enqueue time.
+* Every lease gets a fencing token that is larger than any token granted before by that store. `ack`,
+  `fail`, `release`, `heartbeat` and `save_checkpoint` act only when the job is running under that exact
+  token; otherwise they refuse (False, or StaleLeaseError where noted) and change nothing.
+* An expired lease counts as a failed attempt: the job goes back to its level at once (no backoff)
+  with error "lease expired", or to the dead-letter queue when attempts reach max_attempts.
+* Idempotency: a submit whose key belongs to a pending, delayed or running job returns that job
+  (created=False) and stores nothing. With key_ttl_ms the key is also held that long after the job ends,
+  so a cron tick submits exactly once. Keys are released when their job is acked or dead-lettered.
+* A tenant demoted at a level (`demote_tenant`) has its pending jobs there moved down, and its new
+  submissions to that level go to the lower level until the demotion ends.
+* Every level change is appended to the move log with its reason.
+* Acked jobs stay readable through `get` (state done) until `finished_retention` newer jobs have finished.
+* History: each lease adds the job's wait to the current minute's bucket for (type, level); each ack or
+  fail adds its run time there and the run time to the tenant's usage at that level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from scheduler.job import Job, Lease, LeaseRef, NewJob, SubmitResult
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingJob:
+    """A pending job as the MLFQ policy sees it when it looks for jobs to move."""
+
+    job_id: str
+    type: str
+    tenant: str
+    level: int
+    enqueued_ms: int
+    deadline_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One recorded level change. job_id is None for a tenant-wide demotion (count says how many moved)."""
+
+    at_ms: int
+    job_id: str | None
+    tenant: str
+    from_level: int
+    to_level: int
+    reason: str
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Demotion:
+    tenant: str
+    level: int
+    to_level: int
+    until_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """Counts at one moment. Keys of the per-(level, type) maps are (level index, job type)."""
+
+    pending: dict[tuple[int, str], int]
+    running: dict[tuple[int, str], int]
+    delayed: int
+    dead: int
+    oldest_enqueued_ms: dict[int, int]  # per level with pending jobs
+
+
+@dataclass(slots=True)
+class HistoryBucket:
+    """One minute of history for one (type, level).
+
+    wait_hist and run_hist map a log-scale bucket index (see scheduler.history) to a count.
+    """
+
+    minute: int  # epoch minutes
+    type: str
+    level: int
+    leased: int = 0
+    finished: int = 0  # acked or failed: runs that ended with a run time
+    run_ms_total: int = 0
+    wait_hist: dict[int, int] = field(default_factory=dict)
+    run_hist: dict[int, int] = field(default_factory=dict)
+
+
+class JobStore(Protocol):
+    """Durable job state. Every method is atomic; `now_ms` comes from the caller's clock."""
+
+    levels: int  # number of levels; level 0 is served first
+
+    def submit(self, jobs: Sequence[NewJob], now_ms: int) -> list[SubmitResult]:
+        """Queue jobs at their level (or the level their tenant is demoted to). One result per job."""
+        ...
+
+    def lease(self, n: int, worker: str, ttl_ms: int, now_ms: int, levels: Sequence[int] | None = None) -> list[Lease]:
+        """Lease up to n jobs in serve order, from `levels` only when given."""
+        ...
+
+    def heartbeat(self, refs: Sequence[LeaseRef], ttl_ms: int, now_ms: int) -> list[bool]:
+        """Extend each lease to now + ttl; False where the token is stale."""
+        ...
+
+    def ack(self, refs: Sequence[LeaseRef], now_ms: int) -> list[bool]:
+        """Finish jobs successfully; False where the token is stale (nothing changes for that job)."""
+        ...
+
+    def fail(self, ref: LeaseRef, error: str, now_ms: int, retry_at_ms: int | None) -> None:
+        """Count a failed attempt and keep the error: delay until retry_at_ms, or dead-letter when None.
+
+        Raises StaleLeaseError for a stale token.
+        """
+        ...
+
+    def release(self, ref: LeaseRef, reason: str, now_ms: int, dead: bool = False) -> None:
+        """Give a job back without counting an attempt (preemption, drain): it counts a preemption and is
+        pending again at once, keeping its place; with dead=True it goes to the dead-letter queue with
+        `reason` as its error instead. Raises StaleLeaseError for a stale token.
+        """
+        ...
+
+    def save_checkpoint(self, ref: LeaseRef, checkpoint_json: str) -> None:
+        """Store a running job's checkpoint (JSON text); a later lease returns it. StaleLeaseError if stale."""
+        ...
+
+    def reap(self, now_ms: int, limit: int = 1000) -> int:
+        """Re-queue (or dead-letter) up to `limit` expired leases; returns how many."""
+        ...
+
+    def get(self, job_id: str) -> Job | None:
+        """The job's current state, or None if it never existed or finished long ago."""
+        ...
+
+    def move(self, job_ids: Sequence[str], to_level: int, reason: str, now_ms: int) -> int:
+        """Move pending jobs to another level, keeping their enqueue time; jobs no longer pending are
+        skipped. Returns how many moved."""
+        ...
+
+    def demote_tenant(self, tenant: str, level: int, to_level: int, until_ms: int, reason: str, now_ms: int) -> int:
+        """Demote a tenant at one level until until_ms; returns how many pending jobs moved."""
+        ...
+
+    def demotions(self, now_ms: int) -> list[Demotion]:
+        """Demotions still in force."""
+        ...
+
+    def waiting(self, level: int, enqueued_before_ms: int, limit: int) -> list[WaitingJob]:
+        """Pending jobs at a level enqueued before the cutoff, oldest first (aging candidates)."""
+        ...
+
+    def due(self, level: int, deadline_before_ms: int, limit: int) -> list[WaitingJob]:
+        """Pending jobs at a level whose deadline is before the cutoff, earliest first."""
+        ...
+
+    def usage(self, since_ms: int) -> dict[tuple[int, str], int]:
+        """Run milliseconds per (level, tenant) in the minutes from since_ms on."""
+        ...
+
+    def moves(self, limit: int = 100) -> list[Move]:
+        """The most recent level changes, newest first."""
+        ...
+
+    def stats(self) -> QueueStats: ...
+
+    def history(self, since_ms: int) -> list[HistoryBucket]:
+        """History buckets from the minute of since_ms on."""
+        ...
+
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> list[Job]:
+        """Dead jobs, most recent first."""
+        ...
+
+    def retry_dead(self, job_ids: Sequence[str], now_ms: int) -> int:
+        """Queue dead jobs again at their submitted level with attempts and preemptions reset to zero.
+        Returns how many were dead and are pending now."""
+        ...
+
+    def purge(self) -> None:
+        """Delete everything this store holds (tests and benchmarks)."""
+        ...
+
+    def close(self) -> None: ...
