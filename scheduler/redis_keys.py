@@ -3,30 +3,33 @@
 Every key of a namespace starts with `ebbflow:{<namespace>}:`; the braces are a hash tag, so on a Redis
 Cluster a namespace lives in one slot and one Lua script may touch all of its keys.
 
-    jobs            hash   id -> record (JSON, written once at submit, never rewritten)
-    cnt             hash   id -> "attempts:preemptions" (absent: 0:0)
-    err             hash   id -> last error
-    ckpt            hash   id -> checkpoint (JSON)
+    jobs            hash   everything about one job, in fields named after its id:
+                             <id>    the record (JSON, written once at submit, never rewritten)
+                             <id>:s  its state: P|L|enqueued (pending at level L), R|token|leased|L|enqueued|
+                                     type|tenant|worker (running), W|L|enqueued|retry_at (delayed),
+                                     X|L|enqueued|died (dead), D|L|enqueued|finished|leased (done)
+                             <id>:c  "attempts:preemptions" (absent: 0:0)
+                             <id>:k  checkpoint (JSON)      <id>:e  last error      <id>:i  idempotency key
     q:<L>:<tenant>  zset   pending job ids of a tenant at level L, scored by enqueue time (FIFO)
-    rr:<L>          list   tenants with pending jobs at level L, in turn order (round robin)
+    turns           zset   "L|tenant" for every tenant with pending jobs, scored L * 2^48 + turn number:
+                           the first member is the next tenant of the highest non-empty level
+    turn            string last turn number given out
     age:<L>         zset   pending ids at level L by enqueue time (aging, oldest wait)
     dl:<L>          zset   pending ids at level L by deadline
     depth           hash   "<L>|<type>" -> pending count
-    lease           hash   id -> "token|leased_ms|L|enqueued|type|tenant|worker" while running
     leases          zset   running ids by lease expiry
     inflight        hash   "<L>|<type>" -> running count
     fence           string last fencing token granted
     delayed         zset   ids waiting for a retry, by retry time
-    where           hash   id -> "L|enqueued" for delayed and dead jobs (where they go back to)
     dlq             zset   dead ids by time of death
-    done            hash   id -> "finished|L|enqueued|leased" for finished jobs still kept
     donelog         list   finished ids, oldest first (trimmed to the retention)
     idem            hash   idempotency key -> id of the active job holding it
-    idk             hash   id -> its idempotency key
-    once:<key>      string id, with a TTL: a key held after its job ended (cron ticks)
+    once            hash   idempotency key -> "id|until_ms": a key held after its job ended (cron ticks)
+    oncez           zset   those keys by until_ms (for forgetting them)
     demoted         hash   "<L>|<tenant>" -> "to_level|until_ms"
     moves           list   JSON move entries, newest first (capped)
-    h:<minute>      hash   history and usage of one minute (fields in scheduler/lua/common.lua)
+    h:<minute>      hash   history and usage of one minute: w|type|L|bucket (waits), r|type|L|bucket
+                           (run times), rs|type|L (run ms total), u|L|tenant (run ms per tenant)
     hmins           zset   minutes that have a history hash
 """
 
@@ -47,10 +50,14 @@ class Keys:
     def __init__(self, namespace: str) -> None:
         self.prefix = prefix(namespace)
         p = self.prefix
-        self.jobs, self.cnt, self.err, self.ckpt = p + "jobs", p + "cnt", p + "err", p + "ckpt"
-        self.depth, self.inflight, self.lease, self.leases = p + "depth", p + "inflight", p + "lease", p + "leases"
-        self.delayed, self.where, self.dlq, self.done = p + "delayed", p + "where", p + "dlq", p + "done"
-        self.demoted, self.moves, self.hmins = p + "demoted", p + "moves", p + "hmins"
+        self.jobs, self.depth, self.inflight, self.leases = p + "jobs", p + "depth", p + "inflight", p + "leases"
+        self.delayed, self.dlq, self.demoted, self.moves, self.hmins = (
+            p + "delayed",
+            p + "dlq",
+            p + "demoted",
+            p + "moves",
+            p + "hmins",
+        )
 
     def queue(self, level: int, tenant: str) -> str:
         return f"{self.prefix}q:{level}:{tenant}"

@@ -23,56 +23,21 @@ class RedisReads:
         self.keys, self.levels = keys, levels
 
     def get(self, job_id: str) -> Job | None:
-        k = self.keys
         pipe = self.client.pipeline()
-        for hash_key in (k.jobs, k.cnt, k.err, k.ckpt, k.lease, k.where, k.done):
-            pipe.hget(hash_key, job_id)
-        for zset_key in (k.leases, k.delayed, k.dlq):
-            pipe.zscore(zset_key, job_id)
-        record, counts, error, checkpoint, lease, where, done, expires, _delayed, dead = pipe.execute()
-        if record is None:
+        pipe.hmget(self.keys.jobs, [job_id + suffix for suffix in ("", ":s", ":c", ":k", ":e")])
+        pipe.zscore(self.keys.leases, job_id)
+        (record, state, counts, checkpoint, error), expires = pipe.execute()
+        if record is None or state is None:
             return None
         attempts, preemptions = (int(v) for v in (counts or "0:0").split(":"))
-        common = {
-            "attempts": attempts,
-            "preemptions": preemptions,
-            "error": error,
-            "checkpoint": None if checkpoint is None else json.loads(checkpoint),
-        }
-        if lease is not None:
-            token, leased, level, enqueued, _type, _tenant, worker = lease.split("|", 6)
-            info = LeaseInfo(int(token), worker, int(leased), int(expires))
-            return Job.from_record(
-                record, level=int(level), enqueued_ms=int(float(enqueued)), state=JobState.RUNNING, lease=info, **common
-            )
-        if where is not None:
-            level, enqueued = where.split("|")
-            state = JobState.DEAD if dead is not None else JobState.DELAYED
-            finished = int(dead) if dead is not None else None
-            return Job.from_record(
-                record, level=int(level), enqueued_ms=int(float(enqueued)), state=state, finished_ms=finished, **common
-            )
-        if done is not None:
-            finished, level, enqueued, _leased = done.split("|")
-            return Job.from_record(
-                record,
-                level=int(level),
-                enqueued_ms=int(float(enqueued)),
-                state=JobState.DONE,
-                finished_ms=int(finished),
-                **common,
-            )
-        return self._pending(record, common)
-
-    def _pending(self, record: str, common: dict[str, object]) -> Job | None:
-        head = json.loads(record)
-        pipe = self.client.pipeline()
-        for level in range(self.levels):
-            pipe.zscore(self.keys.queue(level, head["tenant"]), head["id"])
-        for level, score in enumerate(pipe.execute()):
-            if score is not None:
-                return Job.from_record(record, level=level, enqueued_ms=int(score), state=JobState.PENDING, **common)
-        return None  # between two scripts' views; cannot happen inside one script
+        return Job.from_record(
+            record,
+            attempts=attempts,
+            preemptions=preemptions,
+            error=error,
+            checkpoint=None if checkpoint is None else json.loads(checkpoint),
+            **_state_fields(state, expires),
+        )
 
     def demotions(self, now_ms: int) -> list[Demotion]:
         out = []
@@ -106,7 +71,9 @@ class RedisReads:
             if record is None:
                 continue
             head = json.loads(record)
-            out.append(WaitingJob(head["id"], head["type"], head["tenant"], level, enq, head["deadline"]))
+            out.append(
+                WaitingJob(head["id"], head["type"], head["tenant"], level, enq, head["deadline"], head["level"])
+            )
         return out
 
     def _minutes(self, since_ms: int) -> list[tuple[int, dict[str, str]]]:
@@ -177,13 +144,30 @@ def _counts(fields: dict[str, str]) -> dict[tuple[int, str], int]:
 
 
 def _add(bucket: HistoryBucket, kind: str, parts: list[str], value: int) -> None:
-    if kind == "l":
-        bucket.leased += value
-    elif kind == "f":
-        bucket.finished += value
-    elif kind == "rs":
+    # Leased and finished counts are the histograms' totals: storing them too would cost a command per call.
+    if kind == "rs":
         bucket.run_ms_total += value
     elif kind == "w":
         bucket.wait_hist[int(parts[2])] = bucket.wait_hist.get(int(parts[2]), 0) + value
+        bucket.leased += value
     elif kind == "r":
         bucket.run_hist[int(parts[2])] = bucket.run_hist.get(int(parts[2]), 0) + value
+        bucket.finished += value
+
+
+def _state_fields(state: str, expires: float | None) -> dict[str, Any]:
+    """Job fields from the state string (layout in scheduler.redis_keys)."""
+    kind, rest = state[0], state[2:]
+    if kind == "R":
+        token, leased, level, enqueued, _type, _tenant, worker = rest.split("|", 6)
+        lease = LeaseInfo(int(token), worker, int(leased), int(expires or 0))
+        return {"state": JobState.RUNNING, "level": int(level), "enqueued_ms": int(float(enqueued)), "lease": lease}
+    level, enqueued, *more = rest.split("|")
+    fields: dict[str, Any] = {"level": int(level), "enqueued_ms": int(float(enqueued))}
+    if kind == "P":
+        return fields | {"state": JobState.PENDING}
+    if kind == "W":
+        return fields | {"state": JobState.DELAYED}
+    if kind == "X":
+        return fields | {"state": JobState.DEAD, "finished_ms": int(more[0])}
+    return fields | {"state": JobState.DONE, "finished_ms": int(more[0])}

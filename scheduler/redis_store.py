@@ -85,7 +85,7 @@ class RedisStore:
         return results
 
     def lease(self, n: int, worker: str, ttl_ms: int, now_ms: int, levels: Sequence[int] | None = None) -> list[Lease]:
-        order = sorted(levels) if levels is not None else range(self.levels)
+        order: Sequence[object] = sorted(levels) if levels is not None else ["all"]
         leases: list[Lease] = []
         while n > 0:
             take = min(n, BATCH)
@@ -124,7 +124,7 @@ class RedisStore:
     def move(self, job_ids: Sequence[str], to_level: int, reason: str, now_ms: int) -> int:
         if not job_ids:
             return 0
-        return int(self._run("move", now_ms, to_level, reason, self.levels, *job_ids))
+        return int(self._run("move", now_ms, to_level, reason, *job_ids))
 
     def demote_tenant(self, tenant: str, level: int, to_level: int, until_ms: int, reason: str, now_ms: int) -> int:
         if to_level <= level:
@@ -202,7 +202,7 @@ def _pairs(refs: Sequence[LeaseRef]) -> list[Any]:
 
 def _lease(flat: list[Any], i: int, worker: str, now_ms: int, ttl_ms: int) -> Lease:
     _id, record, counts, checkpoint, error, token, level, enqueued = flat[i : i + 8]
-    attempts, preemptions = counts.split(":")
+    attempts, preemptions = (counts or "0:0").split(":")
     job = Job.from_record(
         record,
         level=int(level),

@@ -39,9 +39,10 @@ class JobType:
         if not TYPE_NAME.match(self.name):
             raise ValueError(f"job type name {self.name!r} must match {TYPE_NAME.pattern}")
         if self.payload_schema is not None:
-            cls = jsonschema.validators.validator_for(self.payload_schema)
-            cls.check_schema(self.payload_schema)
-            object.__setattr__(self, "_validator", cls(self.payload_schema))
+            schema = dict(self.payload_schema)
+            cls = jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            object.__setattr__(self, "_validator", cls(schema))
 
     def check_payload(self, payload: JSONValue) -> None:
         if self._validator is None:

@@ -48,6 +48,7 @@ class WaitingJob:
     level: int
     enqueued_ms: int
     deadline_ms: int | None
+    submitted_level: int | None = None  # the level its class gave it (aging counts waits from there)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,15 @@
 -- KEYS[1] is the namespace prefix, e.g. "ebbflow:{default}:"; every key of a namespace shares its hash tag,
 -- so one script may touch all of them on a Redis Cluster too. Key layout: scheduler/redis_keys.py.
 local P = KEYS[1]
+local JOBS = P .. 'jobs'
 local HISTORY_TTL_S = 172800
 local MOVES_KEPT = 10000
+local LEVEL_SPAN = 281474976710656 -- 2^48: a level's band of turn scores (exact in a double up to 16 levels)
 
--- id, type, tenant, max_attempts, deadline ("null" or digits), level: the fixed head of every record.
+-- type, tenant, max_attempts, deadline ("null" -> nil), level: the fixed head of every record.
 local function header(record)
-  local id, jtype, tenant, max_attempts, deadline, level = string.match(record,
-    '^{"id":"([^"]*)","type":"([^"]*)","tenant":"([^"]*)","max_attempts":(%d+),"deadline":([%dnul]+),"level":(%d+)')
+  local jtype, tenant, max_attempts, deadline, level = string.match(record,
+    '^{"id":"[^"]*","type":"([^"]*)","tenant":"([^"]*)","max_attempts":(%d+),"deadline":([%dnul]+),"level":(%d+)')
   if deadline == 'null' then deadline = nil end
   return jtype, tenant, tonumber(max_attempts), deadline, level
 end
@@ -23,6 +25,8 @@ local function bucket_of(ms)
   return exponent * 8 + mantissa - 17
 end
 
+local function int(x) return string.format('%.0f', x) end
+
 -- Calls a variadic command with many arguments in chunks (Lua's unpack has a limit).
 local function call_chunked(cmd, key, args, step)
   step = step or 1000
@@ -31,8 +35,8 @@ local function call_chunked(cmd, key, args, step)
   end
 end
 
-local function attempts_of(id)
-  local v = redis.call('HGET', P .. 'cnt', id)
+local function counts_of(id)
+  local v = redis.call('HGET', JOBS, id .. ':c')
   if not v then return 0, 0 end
   local a, p = string.match(v, '^(%d+):(%d+)$')
   return tonumber(a), tonumber(p)
@@ -45,14 +49,28 @@ local function log_move(now, id, tenant, from, to, reason, count)
   redis.call('LTRIM', P .. 'moves', 0, MOVES_KEPT - 1)
 end
 
+-- Turn order: one sorted set for all levels, member "L|tenant", score L * LEVEL_SPAN + turn number, so the
+-- first member is the next tenant of the highest non-empty level. Gives `tenants` the next turns, in order.
+local function take_turns(level, tenants)
+  if #tenants == 0 then return end
+  local last = redis.call('INCRBY', P .. 'turn', #tenants)
+  local args = {}
+  for i, tenant in ipairs(tenants) do
+    args[2 * i - 1] = int(level * LEVEL_SPAN + last - #tenants + i)
+    args[2 * i] = level .. '|' .. tenant
+  end
+  redis.call('ZADD', P .. 'turns', unpack(args))
+end
+
 -- Puts one job into a level queue with enqueue time enq, keeping every index and counter in step.
 local function enqueue(id, tenant, jtype, level, enq, deadline)
   local q = P .. 'q:' .. level .. ':' .. tenant
   redis.call('ZADD', q, enq, id)
-  if redis.call('ZCARD', q) == 1 then redis.call('RPUSH', P .. 'rr:' .. level, tenant) end
+  if redis.call('ZCARD', q) == 1 then take_turns(tonumber(level), { tenant }) end
   redis.call('ZADD', P .. 'age:' .. level, enq, id)
   if deadline then redis.call('ZADD', P .. 'dl:' .. level, deadline, id) end
   redis.call('HINCRBY', P .. 'depth', level .. '|' .. jtype, 1)
+  redis.call('HSET', JOBS, id .. ':s', 'P|' .. level .. '|' .. enq)
 end
 
 -- Takes one pending job out of its level queue (for a move); returns false when it is not there.
@@ -61,7 +79,7 @@ local function dequeue(id, tenant, jtype, level)
   local enq = redis.call('ZSCORE', q, id)
   if not enq then return false end
   redis.call('ZREM', q, id)
-  if redis.call('ZCARD', q) == 0 then redis.call('LREM', P .. 'rr:' .. level, 0, tenant) end
+  if redis.call('ZCARD', q) == 0 then redis.call('ZREM', P .. 'turns', level .. '|' .. tenant) end
   redis.call('ZREM', P .. 'age:' .. level, id)
   redis.call('ZREM', P .. 'dl:' .. level, id)
   redis.call('HINCRBY', P .. 'depth', level .. '|' .. jtype, -1)
@@ -69,65 +87,76 @@ local function dequeue(id, tenant, jtype, level)
 end
 
 local function release_key(id)
-  local key = redis.call('HGET', P .. 'idk', id)
+  local key = redis.call('HGET', JOBS, id .. ':i')
   if key then
     if redis.call('HGET', P .. 'idem', key) == id then redis.call('HDEL', P .. 'idem', key) end
-    redis.call('HDEL', P .. 'idk', id)
+    redis.call('HDEL', JOBS, id .. ':i')
   end
 end
 
 local function bury(id, level, enq, now)
   redis.call('ZADD', P .. 'dlq', now, id)
-  redis.call('HSET', P .. 'where', id, level .. '|' .. enq)
+  redis.call('HSET', JOBS, id .. ':s', 'X|' .. level .. '|' .. enq .. '|' .. now)
   release_key(id)
 end
 
--- lease info: token|leased|level|enq|type|tenant|worker (worker last: it may hold any character)
-local function parse_lease(info)
-  return string.match(info, '^(%d+)|(%d+)|(%d+)|([%d.]+)|([^|]*)|([^|]*)|(.*)$')
+-- running state: R|token|leased|L|enq|type|tenant|worker (worker last: it may hold any character)
+local function parse_lease(state)
+  return string.match(state, '^R|(%d+)|(%d+)|(%d+)|([%d.]+)|([^|]*)|([^|]*)|(.*)$')
 end
 
 local function end_lease(id, level, jtype)
   redis.call('ZREM', P .. 'leases', id)
-  redis.call('HDEL', P .. 'lease', id)
   redis.call('HINCRBY', P .. 'inflight', level .. '|' .. jtype, -1)
 end
 
-local function history_key(now)
+-- Adds n to a field of this minute's history hash; the minute's first write also indexes the hash and
+-- sets its expiry (a field written for the first time returns exactly n).
+local function add_history(now, field, n)
   local minute = math.floor(now / 60000)
   local key = P .. 'h:' .. minute
-  redis.call('ZADD', P .. 'hmins', minute, minute)
-  redis.call('EXPIRE', key, HISTORY_TTL_S)
-  return key
+  if redis.call('HINCRBY', key, field, n) == n then
+    redis.call('ZADD', P .. 'hmins', minute, minute)
+    redis.call('EXPIRE', key, HISTORY_TTL_S)
+  end
 end
 
--- Adds run times of finished runs: runs is a list of {type, level, tenant, run_ms}.
-local function record_runs(now, runs)
-  if #runs == 0 then return end
-  local sums = {}
-  for _, r in ipairs(runs) do
-    local tl = r[1] .. '|' .. r[2]
-    for _, field in ipairs({ 'f|' .. tl, 'r|' .. tl .. '|' .. bucket_of(r[4]) }) do
-      sums[field] = (sums[field] or 0) + 1
-    end
-    sums['rs|' .. tl] = (sums['rs|' .. tl] or 0) + r[4]
-    sums['u|' .. r[2] .. '|' .. r[3]] = (sums['u|' .. r[2] .. '|' .. r[3]] or 0) + r[4]
+-- Run times of finished runs are tallied per batch, then written with one HINCRBY per distinct field.
+local function new_runs()
+  return { by_type = {}, by_tenant = {}, buckets = {} }
+end
+
+local function tally_run(acc, jtype, level, tenant, run_ms)
+  local tl = jtype .. '|' .. level
+  local t = acc.by_type[tl]
+  if not t then t = { sum = 0, runs = {} }; acc.by_type[tl] = t end
+  t.sum = t.sum + run_ms
+  local b = acc.buckets[run_ms]
+  if not b then b = bucket_of(run_ms); acc.buckets[run_ms] = b end
+  t.runs[b] = (t.runs[b] or 0) + 1
+  local ut = level .. '|' .. tenant
+  acc.by_tenant[ut] = (acc.by_tenant[ut] or 0) + run_ms
+end
+
+local function record_runs(now, acc)
+  for tl, t in pairs(acc.by_type) do
+    for b, n in pairs(t.runs) do add_history(now, 'r|' .. tl .. '|' .. b, n) end
+    add_history(now, 'rs|' .. tl, t.sum)
   end
-  local key = history_key(now)
-  for field, n in pairs(sums) do redis.call('HINCRBY', key, field, n) end
+  for ut, ms in pairs(acc.by_tenant) do add_history(now, 'u|' .. ut, ms) end
 end
 
 -- Expired leases go back to their level at once, counting an attempt, or to the dead letters.
 local function reap(now, limit)
   local ids = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(ids) do
-    local _, _, level, enq, jtype, tenant, worker = parse_lease(redis.call('HGET', P .. 'lease', id))
-    local _, _, max_attempts, deadline = header(redis.call('HGET', P .. 'jobs', id))
+    local _, _, level, enq, jtype, tenant, worker = parse_lease(redis.call('HGET', JOBS, id .. ':s'))
+    local _, _, max_attempts, deadline = header(redis.call('HGET', JOBS, id))
     end_lease(id, level, jtype)
-    local a, p = attempts_of(id)
+    local a, p = counts_of(id)
     a = a + 1
-    redis.call('HSET', P .. 'cnt', id, a .. ':' .. p)
-    redis.call('HSET', P .. 'err', id, 'lease expired (worker ' .. worker .. ' stopped heartbeating)')
+    redis.call('HSET', JOBS, id .. ':c', a .. ':' .. p, id .. ':e',
+      'lease expired (worker ' .. worker .. ' stopped heartbeating)')
     if a >= max_attempts then bury(id, level, enq, now) else enqueue(id, tenant, jtype, level, enq, deadline) end
   end
   return #ids
@@ -137,10 +166,9 @@ end
 local function promote_delayed(now, limit)
   local ids = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(ids) do
-    local level, enq = string.match(redis.call('HGET', P .. 'where', id), '^(%d+)|(.*)$')
-    local jtype, tenant, _, deadline = header(redis.call('HGET', P .. 'jobs', id))
+    local level, enq = string.match(redis.call('HGET', JOBS, id .. ':s'), '^W|(%d+)|([%d.]+)')
+    local jtype, tenant, _, deadline = header(redis.call('HGET', JOBS, id))
     redis.call('ZREM', P .. 'delayed', id)
-    redis.call('HDEL', P .. 'where', id)
     enqueue(id, tenant, jtype, level, enq, deadline)
   end
   return #ids

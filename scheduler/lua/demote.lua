@@ -9,7 +9,7 @@ while true do
   if #batch == 0 then break end
   local ids = {}
   for i = 1, #batch, 2 do ids[#ids + 1] = batch[i] end
-  local records = redis.call('HMGET', P .. 'jobs', unpack(ids))
+  local records = redis.call('HMGET', JOBS, unpack(ids))
   for i, id in ipairs(ids) do
     local jtype, _, _, deadline = header(records[i])
     dequeue(id, tenant, jtype, level)

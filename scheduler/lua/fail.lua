@@ -1,18 +1,19 @@
 -- fail: ARGV = now, id, token, error, retry_at_ms|'' ('' = dead-letter). Returns 1, or 0 for a stale token.
 local now, id, token, err, retry_at = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local info = redis.call('HGET', P .. 'lease', id)
-if not info then return 0 end
-local held, leased, level, enq, jtype, tenant = parse_lease(info)
+local state = redis.call('HGET', JOBS, id .. ':s')
+if not state then return 0 end
+local held, leased, level, enq, jtype, tenant = parse_lease(state)
 if held ~= token then return 0 end
 end_lease(id, level, jtype)
-local a, p = attempts_of(id)
-redis.call('HSET', P .. 'cnt', id, (a + 1) .. ':' .. p)
-redis.call('HSET', P .. 'err', id, err)
-record_runs(now, { { jtype, level, tenant, now - tonumber(leased) } })
+local a, p = counts_of(id)
+redis.call('HSET', JOBS, id .. ':c', (a + 1) .. ':' .. p, id .. ':e', err)
+local runs = new_runs()
+tally_run(runs, jtype, level, tenant, now - tonumber(leased))
+record_runs(now, runs)
 if retry_at == '' then
   bury(id, level, enq, now)
 else
   redis.call('ZADD', P .. 'delayed', retry_at, id)
-  redis.call('HSET', P .. 'where', id, level .. '|' .. enq)
+  redis.call('HSET', JOBS, id .. ':s', 'W|' .. level .. '|' .. enq .. '|' .. retry_at)
 end
 return 1

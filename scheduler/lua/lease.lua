@@ -1,110 +1,136 @@
--- lease: ARGV = now, n, ttl_ms, worker, reap_limit, level...
--- Serves levels in the order given; inside a level, tenants in round robin, each tenant FIFO.
--- Returns 8 fields per job: id, record, counts, checkpoint|false, error|false, token, level, enqueued.
+-- lease: ARGV = now, n, ttl_ms, worker, reap_limit, then the levels to serve ('all' = every level).
+-- Strict priority across levels; inside a level tenants take turns (round robin), each tenant FIFO.
+-- Returns 8 fields per job: id, record, counts|false, checkpoint|false, error|false, token, level, enqueued.
 local now, need, ttl, worker, reap_limit = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 reap(now, reap_limit)
 promote_delayed(now, reap_limit)
+local picked = { n = 0, ids = {}, enqs = {}, levels = {}, tenants = {} }
 
--- Round robin for one pass over the front of a level's turn list, as `need` single leases would do it:
--- each tenant takes one job per turn; a tenant that still has jobs goes to the back, in turn order.
-local function serve_level(level, need, picked)
-  local rr = P .. 'rr:' .. level
-  local tenants = redis.call('LRANGE', rr, 0, need - 1)
-  if #tenants == 0 then return 0 end
-  local left, take = {}, {}
-  for i, tenant in ipairs(tenants) do
-    left[i] = redis.call('ZCARD', P .. 'q:' .. level .. ':' .. tenant)
-    take[i] = 0
+-- One pass over the front of the turn order, limited to one level: the same jobs, in the same order, that
+-- `need` single leases would take. Each tenant takes one job per turn; one that still has jobs takes a
+-- new turn at the back, in the order it was served.
+local function serve(need, low, high)
+  local front = redis.call('ZRANGEBYSCORE', P .. 'turns', low, high, 'LIMIT', 0, need)
+  if #front == 0 then return 0 end
+  local level = string.match(front[1], '^(%d+)|')
+  local tenants, left, take = {}, {}, {}
+  for i, member in ipairs(front) do
+    local l, tenant = string.match(member, '^(%d+)|(.*)$')
+    if l ~= level then break end
+    tenants[i], take[i] = tenant, 0
+  end
+  if #tenants == 1 and need == 1 then
+    left[1] = 1 -- the one job this lease takes is all we need to know about
+  else
+    for i, tenant in ipairs(tenants) do left[i] = redis.call('ZCARD', P .. 'q:' .. level .. ':' .. tenant) end
   end
   local remaining, last, progress = need, 0, true
   while remaining > 0 and progress do
     progress = false
     for i = 1, #tenants do
       if remaining > 0 and left[i] > take[i] then
-        take[i] = take[i] + 1
-        remaining = remaining - 1
-        last = i
-        progress = true
+        take[i], remaining, last, progress = take[i] + 1, remaining - 1, i, true
       end
     end
   end
-  redis.call('LTRIM', rr, #tenants, -1)
-  local back = {}
-  for step = 1, #tenants do
-    local i = (last + step - 1) % #tenants + 1
-    if left[i] > take[i] then back[#back + 1] = tenants[i] end
-  end
-  if #back > 0 then redis.call('RPUSH', rr, unpack(back)) end
-  -- hand the jobs out turn by turn (A1 B1 C1 A2 B2 A3), so tokens rise in serve order
-  local popped, rounds = {}, 0
+  -- pop, then hand the jobs out turn by turn (A1 B1 C1 A2 B2 A3) so tokens rise in serve order
+  local popped, rounds, still, emptied, again = {}, 0, {}, {}, {}
   for i, tenant in ipairs(tenants) do
     if take[i] > 0 then
-      popped[i] = redis.call('ZPOPMIN', P .. 'q:' .. level .. ':' .. tenant, take[i])
+      local q = P .. 'q:' .. level .. ':' .. tenant
+      popped[i] = redis.call('ZPOPMIN', q, take[i])
       if take[i] > rounds then rounds = take[i] end
+      still[i] = redis.call('EXISTS', q) == 1
+      if not still[i] then emptied[#emptied + 1] = level .. '|' .. tenant end
     end
   end
+  for step = 1, #tenants do
+    local i = (last + step - 1) % #tenants + 1
+    if still[i] then again[#again + 1] = tenants[i] end
+  end
+  if #emptied > 0 then redis.call('ZREM', P .. 'turns', unpack(emptied)) end
+  take_turns(tonumber(level), again)
+  local n = picked.n
   for round = 1, rounds do
     for i = 1, #tenants do
       if take[i] >= round then
-        picked[#picked + 1] = { popped[i][2 * round - 1], popped[i][2 * round], level }
+        n = n + 1
+        picked.ids[n], picked.enqs[n] = popped[i][2 * round - 1], popped[i][2 * round]
+        picked.levels[n], picked.tenants[n] = level, tenants[i]
       end
     end
   end
+  picked.n = n
   return need - remaining
 end
 
-local picked = {}
-for a = 6, #ARGV do
-  local level = ARGV[a]
+local function serve_band(low, high)
   while need > 0 do
-    local got = serve_level(level, need, picked)
-    if got == 0 then break end
+    local got = serve(need, low, high)
+    if got == 0 then return end
     need = need - got
   end
-  if need == 0 then break end
 end
-if #picked == 0 then return {} end
 
-local ids = {}
-for i, p in ipairs(picked) do ids[i] = p[1] end
-local records = redis.call('HMGET', P .. 'jobs', unpack(ids))
-local counts = redis.call('HMGET', P .. 'cnt', unpack(ids))
-local checkpoints = redis.call('HMGET', P .. 'ckpt', unpack(ids))
-local errors = redis.call('HMGET', P .. 'err', unpack(ids))
-local last_token = redis.call('INCRBY', P .. 'fence', #ids)
+if ARGV[6] == 'all' then
+  serve_band('-inf', '+inf')
+else
+  for a = 6, #ARGV do
+    local level = tonumber(ARGV[a])
+    serve_band(int(level * LEVEL_SPAN), '(' .. int((level + 1) * LEVEL_SPAN))
+  end
+end
+local count = picked.n
+if count == 0 then return {} end
+
+local ids, ask = picked.ids, {}
+for i = 1, count do
+  local id = ids[i]
+  ask[4 * i - 3], ask[4 * i - 2], ask[4 * i - 1], ask[4 * i] = id, id .. ':c', id .. ':k', id .. ':e'
+end
+local got = redis.call('HMGET', JOBS, unpack(ask))
+local first_token = redis.call('INCRBY', P .. 'fence', count) - count
 local expires = now + tonumber(ttl)
-local infos, leases, out = {}, {}, {}
-local per_level, depth, hist = {}, {}, {}
-for i, p in ipairs(picked) do
-  local id, enq, level = p[1], p[2], p[3]
-  local jtype, tenant = header(records[i])
-  local token = last_token - #ids + i
-  infos[#infos + 1] = id
-  infos[#infos + 1] = token .. '|' .. now .. '|' .. level .. '|' .. enq .. '|' .. jtype .. '|' .. tenant .. '|' .. worker
-  leases[#leases + 1] = expires
-  leases[#leases + 1] = id
-  per_level[level] = per_level[level] or {}
-  per_level[level][#per_level[level] + 1] = id
+local states, leases, out = {}, {}, {}
+local per_level, dl_level, tally, buckets = {}, {}, {}, {}
+for i = 1, count do
+  local id, enq, level, record = ids[i], picked.enqs[i], picked.levels[i], got[4 * i - 3]
+  -- the type sits right after the id in every record: '{"id":"<id>","type":"<type>",...'
+  local type_start = #id + 18
+  local jtype = string.sub(record, type_start, string.find(record, '"', type_start, true) - 1)
+  local token = first_token + i
+  states[2 * i - 1] = id .. ':s'
+  states[2 * i] = 'R|' .. token .. '|' .. now .. '|' .. level .. '|' .. enq .. '|' .. jtype .. '|'
+    .. picked.tenants[i] .. '|' .. worker
+  leases[2 * i - 1] = expires
+  leases[2 * i] = id
+  local lids = per_level[level]
+  if not lids then lids = {}; per_level[level] = lids end
+  lids[#lids + 1] = id
+  if not string.find(record, '"deadline":null', type_start, true) then
+    dl_level[level] = dl_level[level] or {}
+    dl_level[level][#dl_level[level] + 1] = id
+  end
   local tl = jtype .. '|' .. level
-  depth[tl] = (depth[tl] or 0) + 1
-  local wait_field = 'w|' .. tl .. '|' .. bucket_of(now - tonumber(enq))
-  hist[wait_field] = (hist[wait_field] or 0) + 1
-  local j = #out
-  out[j + 1], out[j + 2], out[j + 3], out[j + 4] = id, records[i], counts[i] or '0:0', checkpoints[i]
-  out[j + 5], out[j + 6], out[j + 7], out[j + 8] = errors[i], token, level, enq
+  local t = tally[tl]
+  if not t then t = { n = 0, waits = {} }; tally[tl] = t end
+  t.n = t.n + 1
+  local wait = now - tonumber(enq)
+  local b = buckets[wait]
+  if not b then b = bucket_of(wait); buckets[wait] = b end
+  t.waits[b] = (t.waits[b] or 0) + 1
+  local j = 8 * (i - 1)
+  out[j + 1], out[j + 2], out[j + 3], out[j + 4] = id, record, got[4 * i - 2], got[4 * i - 1]
+  out[j + 5], out[j + 6], out[j + 7], out[j + 8] = got[4 * i], token, level, enq
 end
-call_chunked('HSET', P .. 'lease', infos)
+call_chunked('HSET', JOBS, states)
 call_chunked('ZADD', P .. 'leases', leases)
-for level, level_ids in pairs(per_level) do
-  call_chunked('ZREM', P .. 'age:' .. level, level_ids)
-  call_chunked('ZREM', P .. 'dl:' .. level, level_ids)
-end
-local hkey = history_key(now)
-for tl, n in pairs(depth) do
+for level, level_ids in pairs(per_level) do call_chunked('ZREM', P .. 'age:' .. level, level_ids) end
+for level, level_ids in pairs(dl_level) do call_chunked('ZREM', P .. 'dl:' .. level, level_ids) end
+for tl, t in pairs(tally) do
   local jtype, level = string.match(tl, '^(.*)|(%d+)$')
-  redis.call('HINCRBY', P .. 'depth', level .. '|' .. jtype, -n)
-  redis.call('HINCRBY', P .. 'inflight', level .. '|' .. jtype, n)
-  redis.call('HINCRBY', hkey, 'l|' .. tl, n)
+  redis.call('HINCRBY', P .. 'depth', level .. '|' .. jtype, -t.n)
+  redis.call('HINCRBY', P .. 'inflight', level .. '|' .. jtype, t.n)
+  for b, n in pairs(t.waits) do add_history(now, 'w|' .. tl .. '|' .. b, n) end
 end
-for field, n in pairs(hist) do redis.call('HINCRBY', hkey, field, n) end
 return out

@@ -1,19 +1,20 @@
 -- touch: ARGV = mode ('heartbeat'|'checkpoint'), value (expiry ms | checkpoint JSON), then id, token pairs.
 -- Acts only on leases held under the given token; returns 1|0 per pair.
 local mode, value = ARGV[1], ARGV[2]
-local ids = {}
-for i = 3, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
-local infos = redis.call('HMGET', P .. 'lease', unpack(ids))
+local ask = {}
+for i = 3, #ARGV, 2 do ask[#ask + 1] = ARGV[i] .. ':s' end
+local states = redis.call('HMGET', JOBS, unpack(ask))
 local out, live = {}, {}
-for i, id in ipairs(ids) do
+for i = 1, #ask do
+  local id = ARGV[2 * i + 1]
   out[i] = 0
-  if infos[i] and string.match(infos[i], '^(%d+)|') == ARGV[2 * i + 2] then
+  if states[i] and string.match(states[i], '^R|(%d+)|') == ARGV[2 * i + 2] then
     out[i] = 1
     if mode == 'heartbeat' then
       live[#live + 1] = value
       live[#live + 1] = id
     else
-      redis.call('HSET', P .. 'ckpt', id, value)
+      redis.call('HSET', JOBS, id .. ':k', value)
     end
   end
 end

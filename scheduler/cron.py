@@ -1,0 +1,84 @@
+"""Cron schedules: submit a job at each tick of a cron expression, exactly once per tick.
+
+Every head may run a CronRunner. Each tick's job carries the key `cron:<name>:<tick ms>` held for
+`key_hold_s` after the job ends, so when two heads (or a restarted one) see the same tick, only the first
+submit creates a job; the others get the same job back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from scheduler.job import JSONValue, SubmitResult
+from scheduler.queue import Scheduler
+
+CATCH_UP_S = 3600  # a head that starts late still submits ticks missed in the last hour
+KEY_HOLD_S = 7 * 24 * 3600
+
+
+class CronSchedule(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    cron: str = Field(description="five-field cron expression, UTC, e.g. '0 * * * *'")
+    type: str
+    payload: Any = None
+    job_class: str | None = Field(default=None, alias="class")
+    tenant: str = "cron"
+    pass_tick: bool = Field(default=False, description="add tick_ms (the tick's time) to an object payload")
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a five-field cron expression such as '0 * * * *'")
+        return value
+
+    def ticks(self, after_ms: int, until_ms: int) -> list[int]:
+        """Tick times (ms) in (after_ms, until_ms]."""
+        it = croniter(self.cron, datetime.fromtimestamp(after_ms / 1000, UTC))
+        out: list[int] = []
+        while True:
+            tick = round(it.get_next(float) * 1000)
+            if tick > until_ms:
+                return out
+            out.append(tick)
+
+    def payload_for(self, tick_ms: int) -> JSONValue:
+        if self.pass_tick and isinstance(self.payload, dict):
+            return {**self.payload, "tick_ms": tick_ms}
+        return self.payload
+
+
+@dataclass
+class CronRunner:
+    scheduler: Scheduler
+    schedules: Sequence[CronSchedule]
+    catch_up_s: float = CATCH_UP_S
+    _checked_ms: int | None = field(default=None, init=False)
+
+    def tick(self) -> list[SubmitResult]:
+        """Submit every tick that came due since the last call (or within the catch-up window)."""
+        now = self.scheduler.clock.now_ms()
+        since = self._checked_ms if self._checked_ms is not None else now - round(self.catch_up_s * 1000)
+        jobs = []
+        for schedule in self.schedules:
+            for tick in schedule.ticks(since, now):
+                jobs.append(
+                    self.scheduler.prepare(
+                        schedule.type,
+                        schedule.payload_for(tick),
+                        tenant=schedule.tenant,
+                        job_class=schedule.job_class,
+                        key=f"cron:{schedule.name}:{tick}",
+                        key_ttl_s=KEY_HOLD_S,
+                    )
+                )
+        self._checked_ms = now
+        return self.scheduler.submit_many(jobs) if jobs else []

@@ -1,0 +1,209 @@
+"""The Scheduler: the queue's public face. It validates submissions, leases in MLFQ order, turns
+failures into retries or dead letters, and applies the policy's moves; the store keeps the state."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from scheduler.backoff import compute_backoff
+from scheduler.clock import Clock, SystemClock
+from scheduler.config import SchedulerConfig
+from scheduler.errors import JobNotFoundError
+from scheduler.history import merge, percentile
+from scheduler.job import Job, JobState, JSONValue, Lease, LeaseRef, NewJob, SubmitResult
+from scheduler.payload import encode
+from scheduler.policy import Plan, PolicyInput, plan
+from scheduler.registry import JobTypeRegistry
+from scheduler.store import JobStore, WaitingJob
+from scheduler.validation import SubmissionValidator
+
+POLICY_SCAN_LIMIT = 1000  # candidates per level and rule per maintenance pass
+EXPECTED_RUN_WINDOW_MS = 3_600_000  # history window for expected run times
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceReport:
+    reaped: int
+    plan: Plan
+    moved: int
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: JobStore,
+        config: SchedulerConfig | None = None,
+        registry: JobTypeRegistry | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config or SchedulerConfig()
+        self.registry = registry or JobTypeRegistry.from_entry_points()
+        self.clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self.validator = SubmissionValidator(self.config, self.registry)
+        self._ttl_ms = round(self.config.lease_ttl_s * 1000)
+
+    # -- submit ---------------------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        job_type: str,
+        payload: JSONValue = None,
+        *,
+        tenant: str,
+        job_class: str | None = None,
+        key: str | None = None,
+        key_ttl_s: float | None = None,
+        deadline_s: float | None = None,
+        max_attempts: int | None = None,
+    ) -> NewJob:
+        """Validate one submission without storing it; raises InvalidJobError naming the field."""
+        return self.validator.new_job(
+            job_type,
+            payload,
+            tenant=tenant,
+            now_ms=self.clock.now_ms(),
+            job_class=job_class,
+            key=key,
+            key_ttl_s=key_ttl_s,
+            deadline_s=deadline_s,
+            max_attempts=max_attempts,
+        )
+
+    def submit(
+        self,
+        job_type: str,
+        payload: JSONValue = None,
+        *,
+        tenant: str,
+        job_class: str | None = None,
+        key: str | None = None,
+        key_ttl_s: float | None = None,
+        deadline_s: float | None = None,
+        max_attempts: int | None = None,
+    ) -> SubmitResult:
+        job = self.prepare(
+            job_type,
+            payload,
+            tenant=tenant,
+            job_class=job_class,
+            key=key,
+            key_ttl_s=key_ttl_s,
+            deadline_s=deadline_s,
+            max_attempts=max_attempts,
+        )
+        return self.submit_many([job])[0]
+
+    def submit_many(self, jobs: Sequence[NewJob]) -> list[SubmitResult]:
+        """Store prepared jobs; validation happened in `prepare`, so a bad one never gets this far."""
+        return self.store.submit(jobs, self.clock.now_ms())
+
+    # -- run ------------------------------------------------------------------------------------------
+
+    def lease(self, n: int = 1, worker: str = "worker", levels: Sequence[int] | None = None) -> list[Lease]:
+        return self.store.lease(n, worker, self._ttl_ms, self.clock.now_ms(), levels)
+
+    def heartbeat(self, leases: Iterable[Lease | LeaseRef]) -> list[bool]:
+        return self.store.heartbeat(_refs(leases), self._ttl_ms, self.clock.now_ms())
+
+    def ack(self, leases: Iterable[Lease | LeaseRef]) -> list[bool]:
+        return self.store.ack(_refs(leases), self.clock.now_ms())
+
+    def fail(self, lease: Lease, error: str, retryable: bool = True) -> JobState:
+        """Record a failed run: retry after a backoff, or dead-letter once attempts are used up."""
+        attempts = lease.job.attempts + 1
+        now = self.clock.now_ms()
+        if not retryable or attempts >= lease.job.max_attempts:
+            self.store.fail(lease.ref, error, now, None)
+            return JobState.DEAD
+        delay_s = compute_backoff(attempts, self.config.backoff_base_s, self.config.backoff_max_s, self.rng)
+        self.store.fail(lease.ref, error, now, now + round(delay_s * 1000))
+        return JobState.DELAYED
+
+    def release(self, lease: Lease, reason: str = "preempted") -> JobState:
+        """Give a job back at once without counting an attempt (spot preemption, drain)."""
+        preemptions = lease.job.preemptions + 1
+        if preemptions > self.config.max_preemptions:
+            bound = self.config.max_preemptions
+            self.store.release(
+                lease.ref, f"{reason}: released {preemptions} times (bound {bound})", self.clock.now_ms(), dead=True
+            )
+            return JobState.DEAD
+        self.store.release(lease.ref, reason, self.clock.now_ms())
+        return JobState.PENDING
+
+    def save_checkpoint(self, lease: Lease, checkpoint: JSONValue) -> None:
+        self.store.save_checkpoint(lease.ref, encode(checkpoint, "checkpoint", self.config.max_checkpoint_bytes))
+
+    # -- look ----------------------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job:
+        job = self.store.get(job_id)
+        if job is None:
+            raise JobNotFoundError(job_id)
+        return job
+
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> list[Job]:
+        return self.store.dead_letters(limit, offset)
+
+    def retry_dead(self, job_ids: Sequence[str]) -> int:
+        return self.store.retry_dead(job_ids, self.clock.now_ms())
+
+    def expected_run_ms(self) -> dict[str, float]:
+        """p90 run time per job type over the last hour, or the type's declared estimate."""
+        expected = {name: self.registry.get(name).expected_run_s * 1000 for name in self.registry.names()}
+        by_type: dict[str, list[dict[int, int]]] = {}
+        for bucket in self.store.history(self.clock.now_ms() - EXPECTED_RUN_WINDOW_MS):
+            by_type.setdefault(bucket.type, []).append(bucket.run_hist)
+        for job_type, hists in by_type.items():
+            p90 = percentile(merge(hists), 90)
+            if p90 is not None:
+                expected[job_type] = p90
+        return expected
+
+    # -- maintain ------------------------------------------------------------------------------------
+
+    def maintain(self) -> MaintenanceReport:
+        """Re-queue expired leases, then apply demotion, aging and deadline promotion once."""
+        now = self.clock.now_ms()
+        reaped = self.store.reap(now)
+        expected = self.expected_run_ms()
+        data = PolicyInput(
+            now_ms=now,
+            usage_ms=self.store.usage(now - round(self.config.demotion_window_s * 1000)),
+            demotions=self.store.demotions(now),
+            waiting=self._aging_candidates(now),
+            due=self._deadline_candidates(now, max(expected.values(), default=0.0)),
+            expected_run_ms=expected,
+        )
+        decided = plan(data, self.config)
+        moved = 0
+        for demotion in decided.demotions:
+            moved += self.store.demote_tenant(
+                demotion.tenant, demotion.level, demotion.to_level, demotion.until_ms, demotion.reason, now
+            )
+        for move in decided.moves:
+            moved += self.store.move([move.job_id], move.to_level, move.reason, now)
+        return MaintenanceReport(reaped=reaped, plan=decided, moved=moved)
+
+    def _aging_candidates(self, now: int) -> list[WaitingJob]:
+        found: list[WaitingJob] = []
+        for index, level in enumerate(self.config.levels):
+            if index > 0 and level.max_wait_s is not None:
+                found += self.store.waiting(index, now - round(level.max_wait_s * 1000), POLICY_SCAN_LIMIT)
+        return found
+
+    def _deadline_candidates(self, now: int, longest_run_ms: float) -> list[WaitingJob]:
+        cutoff = now + round(longest_run_ms) + 1
+        found: list[WaitingJob] = []
+        for index in range(1, len(self.config.levels)):
+            found += self.store.due(index, cutoff, POLICY_SCAN_LIMIT)
+        return found
+
+
+def _refs(leases: Iterable[Lease | LeaseRef]) -> list[LeaseRef]:
+    return [item.ref if isinstance(item, Lease) else item for item in leases]
