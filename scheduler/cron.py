@@ -7,6 +7,7 @@ submit creates a job; the others get the same job back.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,11 +16,13 @@ from typing import Any
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from scheduler.job import JSONValue, SubmitResult
+from scheduler.errors import InvalidJobError
+from scheduler.job import JSONValue, NewJob, SubmitResult
 from scheduler.queue import Scheduler
 
 CATCH_UP_S = 3600  # a head that starts late still submits ticks missed in the last hour
 KEY_HOLD_S = 7 * 24 * 3600
+log = logging.getLogger(__name__)
 
 
 class CronSchedule(BaseModel):
@@ -64,21 +67,30 @@ class CronRunner:
     _checked_ms: int | None = field(default=None, init=False)
 
     def tick(self) -> list[SubmitResult]:
-        """Submit every tick that came due since the last call (or within the catch-up window)."""
+        """Submit every tick that came due since the last call (or within the catch-up window).
+
+        The runner only moves past a tick once the store has it, so a failed submit is tried again on the
+        next call; a schedule that cannot be submitted (its type was unregistered since) is logged and
+        skipped without holding up the others.
+        """
         now = self.scheduler.clock.now_ms()
         since = self._checked_ms if self._checked_ms is not None else now - round(self.catch_up_s * 1000)
         jobs = []
         for schedule in self.schedules:
-            for tick in schedule.ticks(since, now):
-                jobs.append(
-                    self.scheduler.prepare(
-                        schedule.type,
-                        schedule.payload_for(tick),
-                        tenant=schedule.tenant,
-                        job_class=schedule.job_class,
-                        key=f"cron:{schedule.name}:{tick}",
-                        key_ttl_s=KEY_HOLD_S,
-                    )
-                )
+            try:
+                jobs += [self._job(schedule, tick) for tick in schedule.ticks(since, now)]
+            except InvalidJobError as err:
+                log.error("cron schedule %s cannot submit: %s", schedule.name, err)
+        results = self.scheduler.submit_many(jobs) if jobs else []
         self._checked_ms = now
-        return self.scheduler.submit_many(jobs) if jobs else []
+        return results
+
+    def _job(self, schedule: CronSchedule, tick: int) -> NewJob:
+        return self.scheduler.prepare(
+            schedule.type,
+            schedule.payload_for(tick),
+            tenant=schedule.tenant,
+            job_class=schedule.job_class,
+            key=f"cron:{schedule.name}:{tick}",
+            key_ttl_s=KEY_HOLD_S,
+        )

@@ -69,8 +69,8 @@ def _demotions(data: PolicyInput, config: SchedulerConfig) -> tuple[PlannedDemot
             continue
         if used_ms > allotment_s * 1000:
             reason = (
-                f"tenant used {used_ms / 1000:.0f} run-s at {config.level_name(level)} in the last "
-                f"{window_s:.0f} s; allotment {allotment_s:.0f} s"
+                f"tenant used {_seconds(used_ms)} run-s at {config.level_name(level)} in the last "
+                f"{_seconds(window_s * 1000)} s; allotment {_seconds(allotment_s * 1000)} s"
             )
             out.append(PlannedDemotion(tenant, level, level + 1, data.now_ms + round(window_s * 1000), reason))
     return tuple(out)
@@ -91,10 +91,8 @@ def _aging(data: PolicyInput, config: SchedulerConfig) -> tuple[PlannedMove, ...
         threshold = aging_threshold_ms(job.level, job.submitted_level, config)
         waited = data.now_ms - job.enqueued_ms
         if threshold is not None and waited > threshold:
-            reason = (
-                f"aging: waited {waited / 1000:.0f} s > {threshold / 1000:.0f} s allowed by "
-                f"{config.level_name(job.level)}"
-            )
+            allowed = f"{_seconds(threshold)} s allowed by {config.level_name(job.level)}"
+            reason = f"aging: waited {_seconds(waited)} s > {allowed}"
             out.append(PlannedMove(job.job_id, job.level, job.level - 1, reason))
     return tuple(out)
 
@@ -107,6 +105,11 @@ def _deadline_promotions(data: PolicyInput) -> tuple[PlannedMove, ...]:
         slack = job.deadline_ms - data.now_ms
         expected = data.expected_run_ms.get(job.type, 1000.0)
         if slack < expected:
-            reason = f"deadline: slack {slack / 1000:.1f} s < expected run {expected / 1000:.1f} s"
+            reason = f"deadline: slack {_seconds(slack)} s < expected run {_seconds(expected)} s"
             out.append(PlannedMove(job.job_id, job.level, 0, reason))
     return tuple(out)
+
+
+def _seconds(ms: float) -> str:
+    """Milliseconds as seconds for a reason text: 0.25, 12, 3,600."""
+    return f"{ms / 1000:,.3f}".rstrip("0").rstrip(".")

@@ -1,0 +1,295 @@
+"""The `ebbflow` command: one short function per command, each calling library code and a renderer.
+
+Every SchedulerError (a refused submit, an unreachable store, a bad config) ends the command with
+`error: <message>` on stderr and exit code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import IO, Any
+
+import click
+from pydantic import ValidationError
+from rich.console import RenderableType
+
+from ebbflow import render, render_run
+from ebbflow.config import CONFIG_ENV, Settings, load_settings
+from ebbflow.config_errors import dotted
+from ebbflow.crons import tick_results
+from ebbflow.dead_letters import all_dead_ids
+from ebbflow.demo import INVALID_SLEEP_PAYLOADS, level_summaries, serve_order, submit_demo
+from ebbflow.durations import DURATION
+from ebbflow.inputs import read_payload
+from ebbflow.local_worker import LocalWorker
+from ebbflow.reports import history_rows
+from ebbflow.stores import open_scheduler
+from scheduler.cron import CronRunner
+from scheduler.errors import ConfigError, SchedulerError
+from scheduler.queue import Scheduler
+
+ERROR_EXIT = 2
+
+
+class CliError(click.ClickException):
+    exit_code = ERROR_EXIT
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        for line in self.message.splitlines():
+            click.echo(f"error: {line}", err=True)
+
+
+def error_message(err: Exception) -> str:
+    """One line per problem: a ConfigError already has one per line; anything else is folded to one."""
+    if isinstance(err, ValidationError):
+        return "\n".join(f"{dotted(e['loc'])}: {e['msg']}" for e in err.errors(include_url=False))
+    if isinstance(err, ConfigError):
+        return str(err)
+    return " ".join(str(err).split())
+
+
+class EbbflowGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (SchedulerError, ValidationError) as err:
+            raise CliError(error_message(err)) from err
+
+
+@dataclass
+class App:
+    """What every command gets: settings and a Scheduler, each made on first use (so `--help` works even
+    with a broken config file, and a bad subcommand option is reported before any store is opened)."""
+
+    config_path: str | None
+    _scheduler: Scheduler | None = field(default=None, init=False)
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.config_path)
+
+    def scheduler(self) -> Scheduler:
+        if self._scheduler is None:
+            self._scheduler = open_scheduler(self.settings)
+        return self._scheduler
+
+    def close(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.store.close()
+
+
+def show(*renderables: RenderableType | str) -> None:
+    render.make_console().print(*renderables)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group(cls=EbbflowGroup)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar=CONFIG_ENV,
+    show_envvar=True,
+    help="TOML config file  [default: ./ebbflow.toml if present]",
+)
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """Background jobs on spot capacity: a durable multi-level feedback queue."""
+    app = App(config_path)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+@main.command()
+@click.argument("job_type", metavar="TYPE")
+@click.option("--tenant", required=True, help="who the job is for (fair share is per tenant)")
+@click.option("--class", "job_class", help="the job's class, which picks its level and default deadline")
+@click.option("--payload", help="JSON text, or @FILE to read it from a file")
+@click.option("--key", help="idempotency key: a job with this key already queued or running is returned")
+@click.option("--deadline", type=DURATION, help="finish within this long, e.g. 30s, 5m, 2h")
+@click.option("--max-attempts", type=click.IntRange(min=1), help="failed runs before it is dead-lettered")
+@pass_app
+def submit(
+    app: App,
+    job_type: str,
+    tenant: str,
+    job_class: str | None,
+    payload: str | None,
+    key: str | None,
+    deadline: float | None,
+    max_attempts: int | None,
+) -> None:
+    """Queue one job of TYPE; print its id."""
+    value = read_payload(payload)
+    result = app.scheduler().submit(
+        job_type, value, tenant=tenant, job_class=job_class, key=key, deadline_s=deadline, max_attempts=max_attempts
+    )
+    click.echo(render.submit_line(result))
+
+
+@main.command()
+@pass_app
+def status(app: App) -> None:
+    """Queue depths per level and type, oldest waits.
+
+    Pending and running jobs per level and job type, the oldest wait per level, totals, delayed jobs
+    and dead letters.
+    """
+    scheduler = app.scheduler()
+    show(render.status(scheduler.store.stats(), scheduler.config, scheduler.clock.now_ms()))
+
+
+@main.group()
+def jobs() -> None:
+    """Look at single jobs."""
+
+
+@jobs.command("show")
+@click.argument("job_id", metavar="ID")
+@pass_app
+def jobs_show(app: App, job_id: str) -> None:
+    """Every field of one job."""
+    scheduler = app.scheduler()
+    show(render.job_detail(scheduler.get(job_id), scheduler.config))
+
+
+@main.group()
+def dlq() -> None:
+    """Dead letters: jobs that used up their attempts."""
+
+
+@dlq.command("list")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@pass_app
+def dlq_list(app: App, limit: int) -> None:
+    """The most recent dead letters."""
+    scheduler = app.scheduler()
+    show(render.dead_letters(scheduler.dead_letters(limit), scheduler.config))
+
+
+@dlq.command("show")
+@click.argument("job_id", metavar="ID")
+@pass_app
+def dlq_show(app: App, job_id: str) -> None:
+    """Every field of one dead job, its full error included."""
+    scheduler = app.scheduler()
+    show(render.job_detail(scheduler.get(job_id), scheduler.config))
+
+
+@dlq.command("retry")
+@click.argument("job_ids", metavar="ID...", nargs=-1)
+@click.option("--all", "retry_all", is_flag=True, help="retry every dead letter")
+@pass_app
+def dlq_retry(app: App, job_ids: tuple[str, ...], retry_all: bool) -> None:
+    """Queue dead jobs again with their attempts reset."""
+    if bool(job_ids) == retry_all:
+        raise click.UsageError("give job ids or --all (not both)")
+    scheduler = app.scheduler()
+    ids = all_dead_ids(scheduler) if retry_all else list(job_ids)
+    queued = scheduler.retry_dead(ids)
+    click.echo(f"queued again: {queued} of {len(ids)}" + ("" if queued == len(ids) else " (the rest were not dead)"))
+
+
+@main.command()
+@click.option("--window", type=DURATION, default="1h", show_default=True, help="how far back to look")
+@pass_app
+def history(app: App, window: float) -> None:
+    """Throughput and wait/run percentiles.
+
+    Per job type and level: leased, finished, finished per minute, wait p50/p99, run p50/p99.
+    """
+    scheduler = app.scheduler()
+    now = scheduler.clock.now_ms()
+    since = now - round(window * 1000)
+    rows = history_rows(scheduler.store.history(since), since, now)
+    show(render.history(rows, scheduler.config, window))
+
+
+@main.command()
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@pass_app
+def moves(app: App, limit: int) -> None:
+    """Recent level changes with their reasons.
+
+    Tenant demotions, aging and deadline promotions, newest first.
+    """
+    scheduler = app.scheduler()
+    show(render.moves(scheduler.store.moves(limit), scheduler.config))
+
+
+@main.command()
+@pass_app
+def maintain(app: App) -> None:
+    """Reap expired leases and apply the MLFQ moves once."""
+    scheduler = app.scheduler()
+    show(render.maintenance(scheduler.maintain(), scheduler.config))
+
+
+@main.group()
+def cron() -> None:
+    """Cron schedules from the config."""
+
+
+@cron.command("list")
+@pass_app
+def cron_list(app: App) -> None:
+    """The schedules with their next tick."""
+    show(render.cron_schedules(app.settings.cron, app.scheduler().clock.now_ms()))
+
+
+@cron.command("tick")
+@pass_app
+def cron_tick(app: App) -> None:
+    """Submit every tick due in the last hour once (repeats return the job already submitted)."""
+    scheduler = app.scheduler()
+    results = CronRunner(scheduler, app.settings.cron).tick()
+    show(render.cron_ticks(tick_results(scheduler.store, results)))
+
+
+@main.command()
+@click.option("--max-jobs", type=click.IntRange(min=1), help="stop after this many jobs")
+@click.option("--idle-exit", is_flag=True, help="stop when nothing is pending")
+@click.option("--batch", type=click.IntRange(min=1), default=10, show_default=True, help="jobs leased at once")
+@click.option("--worker", "worker_name", default=lambda: f"{socket.gethostname()}-{os.getpid()}", help="lease holder")
+@pass_app
+def work(app: App, max_jobs: int | None, idle_exit: bool, batch: int, worker_name: str) -> None:
+    """Run jobs in this process.
+
+    Leases, runs and acks jobs until Ctrl-C, --max-jobs or (with --idle-exit) an empty queue.
+    """
+    scheduler = app.scheduler()
+    total = max_jobs or sum(scheduler.store.stats().pending.values())
+    console = render.make_console()
+    with render_run.worker_progress(console, total) as advance:
+        worker = LocalWorker(scheduler, worker_name, batch, max_jobs, idle_exit, on_record=advance)
+        counts = worker.run()
+    console.print(render_run.worker_counts(counts))
+
+
+@main.command()
+@click.option("--jobs", "job_count", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--tenants", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--seed", type=int, help="random seed, to repeat a run's mix of jobs")
+@pass_app
+def demo(app: App, job_count: int, tenants: int, seed: int | None) -> None:
+    """Queue and run a mix of short jobs.
+
+    Submits noop and sleep jobs across classes and tenants (plus a few invalid ones, which are refused),
+    runs them in this process and shows how each level was served.
+    """
+    scheduler, console = app.scheduler(), render.make_console()
+    submitted = submit_demo(scheduler, job_count, tenants, random.Random(seed))
+    console.print(render_run.demo_submission(submitted, len(INVALID_SLEEP_PAYLOADS)))
+    with render_run.worker_progress(console, sum(scheduler.store.stats().pending.values())) as advance:
+        counts = LocalWorker(scheduler, "demo", idle_exit=True, on_record=advance).run()
+    ours = [r for r in counts.records if r.job_id in submitted.created]
+    summaries = level_summaries(ours, submitted.created)
+    others = len(counts.records) - len(ours)
+    dead = scheduler.store.stats().dead
+    console.print(render_run.demo_summary(summaries, serve_order(ours), dead, others, scheduler.config))

@@ -1,0 +1,113 @@
+"""ebbflow's settings: one TOML file plus EBBFLOW_* environment overrides, validated once at the edge.
+
+Where the file comes from, first match wins: the `path` given (the CLI's --config), $EBBFLOW_CONFIG, then
+`ebbflow.toml` in the working directory if it exists (no file at all means every default). A file that was
+named explicitly but is missing is an error, so a typo never silently runs on defaults.
+
+Environment variables override the file: EBBFLOW_STORE=redis, EBBFLOW_REDIS__URL=...,
+EBBFLOW_SCHEDULER__LEASE_TTL_S=10 (`__` steps into a nested table). Giving `scheduler.levels` or
+`scheduler.classes` replaces the whole default set rather than adding to it. Relative paths (sqlite.path)
+are relative to the working directory, not to the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
+
+from ebbflow.config_errors import describe_settings_error, describe_validation_error
+from scheduler.config import SchedulerConfig
+from scheduler.cron import CronSchedule
+from scheduler.errors import ConfigError
+from scheduler.redis_keys import NAMESPACE
+
+ENV_PREFIX = "EBBFLOW_"
+CONFIG_ENV = "EBBFLOW_CONFIG"
+DEFAULT_CONFIG_FILE = "ebbflow.toml"
+DEFAULT_SQLITE_PATH = ".ebbflow/queue.db"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+class SQLiteSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str = Field(default=DEFAULT_SQLITE_PATH, min_length=1, description="the database file")
+
+
+class RedisSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = DEFAULT_REDIS_URL
+    namespace: str = Field(default="ebbflow", pattern=NAMESPACE.pattern, description="Redis key namespace")
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        # Checked here so a bad URL is a config error naming redis.url, not a ValueError deep in redis-py.
+        if not value.startswith(REDIS_SCHEMES):
+            raise ValueError(f"{value!r} must start with one of {', '.join(REDIS_SCHEMES)}")
+        return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True)
+
+    store: Literal["sqlite", "redis"] = "sqlite"
+    sqlite: SQLiteSettings = SQLiteSettings()
+    redis: RedisSettings = RedisSettings()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    cron: list[CronSchedule] = []
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's contents arrive as init arguments; listing env first makes the environment win.
+        # No .env or secrets directories: one file and the environment are the whole story.
+        return env_settings, init_settings
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Settings from the config file (see the module docstring) and the environment; ConfigError if invalid."""
+    file = _config_path(path)
+    data = _read_toml(file) if file is not None else {}
+    source = str(file) if file is not None else None
+    try:
+        return Settings(**data)
+    except ValidationError as err:
+        raise ConfigError(describe_validation_error(err, data, source, ENV_PREFIX)) from None
+    except SettingsError as err:
+        # Raised for an env value that should be JSON (a list or table) but does not parse.
+        raise ConfigError(describe_settings_error(err, ENV_PREFIX)) from None
+
+
+def _config_path(path: str | os.PathLike[str] | None) -> Path | None:
+    """The file to read: one asked for by name (which must exist), else the default one if present."""
+    named = path if path is not None else os.environ.get(CONFIG_ENV) or None
+    if named is not None:
+        return Path(named)
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        with file.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config: {file}: no such file; create it or fix --config / ${CONFIG_ENV}") from None
+    except OSError as err:
+        raise ConfigError(f"config: {file}: cannot read it ({err.strerror})") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config: {file} is not valid TOML: {err}") from None
