@@ -64,7 +64,7 @@ def huey_rates(jobs: int) -> tuple[float, float]:
 
     huey = RedisHuey(f"bench-{uuid.uuid4().hex}", host="127.0.0.1", port=6379, results=False)
 
-    @huey.task()
+    @huey.task()  # type: ignore[untyped-decorator]
     def noop() -> None:
         return None
 
@@ -97,7 +97,7 @@ def rq_rates(jobs: int) -> tuple[float, float]:
         return jobs
 
     def cleanup() -> None:
-        queue.empty()
+        queue.empty()  # type: ignore[no-untyped-call]
         queue.delete(delete_jobs=True)
         for registry in (queue.finished_job_registry, queue.failed_job_registry):
             for job_id in registry.get_job_ids():

@@ -27,6 +27,7 @@ from rich.table import Table
 
 from bench import peers
 from bench.redis_probe import RedisCost, RedisProbe
+from scheduler.job import Lease
 from scheduler.queue import Scheduler
 from scheduler.redis_store import RedisStore
 from scheduler.sqlite_store import SQLiteStore
@@ -72,7 +73,7 @@ def pipelined_drain(scheduler: Scheduler, jobs: int) -> float:
     """lease+ack jobs/s with a leasing thread and an acking thread, as a dispatcher overlaps them."""
     for _ in range(0, jobs, BATCH):
         scheduler.submit_many([scheduler.prepare("noop", None, tenant="bench") for _ in range(BATCH)])
-    handoff: queue.Queue[list] = queue.Queue(maxsize=4)
+    handoff: queue.Queue[list[Lease] | None] = queue.Queue(maxsize=4)
     acked = [0]
 
     def ack_loop() -> None:
@@ -84,7 +85,7 @@ def pipelined_drain(scheduler: Scheduler, jobs: int) -> float:
     acker.start()
     while leases := scheduler.lease(BATCH):
         handoff.put(leases)
-    handoff.put(None)  # type: ignore[arg-type]
+    handoff.put(None)
     acker.join()
     elapsed = time.perf_counter() - started
     if acked[0] != jobs:

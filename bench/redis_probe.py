@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,5 +50,10 @@ class RedisProbe:
         return RedisCost(commands=sum(delta.values()), scripts=scripts, cpu_s=cpu1 - cpu0)
 
     def used_memory(self) -> int:
-        mem: dict[str, Any] = self.client.info("memory")
+        """used_memory once Redis has finished freeing what UNLINK handed to its background thread."""
+        for _ in range(200):
+            mem: dict[str, Any] = self.client.info("memory")
+            if int(mem.get("lazyfree_pending_objects", 0)) == 0:
+                break
+            time.sleep(0.05)
         return int(mem["used_memory"])

@@ -1,0 +1,35 @@
+# make demo: set up .venv and run the main job on the embedded default (SQLite, built-in job types)
+# make test: set up .venv, check the local Redis and MariaDB, then lint, type-check and run every test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint services bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ebbflow demo
+
+services: $(STAMP)
+	$(BIN)/python scripts/check_services.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint services
+	$(BIN)/pytest -q -p no:cacheprovider
+
+bench: $(STAMP) services
+	$(BIN)/python bench/queue_throughput.py
+	$(BIN)/python bench/priority_latency.py
+
+clean:
+	rm -rf $(VENV) .ebbflow

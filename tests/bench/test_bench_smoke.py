@@ -1,0 +1,31 @@
+"""The benchmark scripts still run end to end (tiny sizes); their figures live in the README, not here."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=240, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_queue_throughput_prints_every_figure_and_the_targets() -> None:
+    # given a tiny scale / when the benchmark runs with its peers / then every row and target is printed
+    out = run("bench/queue_throughput.py", "--scale", "0.005")
+    for needle in ("raw Lua floor", "ebbflow Redis, one at a time", "ebbflow SQLite", "redis-benchmark",
+                   "Huey drain", "RQ drain", "Redis CPU", "memory per queued job", "Targets"):  # fmt: skip
+        assert needle in out
+
+
+def test_priority_latency_leases_the_urgent_job_first() -> None:
+    # the script raises (non-zero exit) if any urgent job was not the one leased
+    out = run("bench/priority_latency.py", "--backlog", "3000", "--tries", "20", "--tenants", "10")
+    assert "behind 3,000 background jobs" in out
