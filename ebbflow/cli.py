@@ -255,7 +255,13 @@ def cron_tick(app: App) -> None:
 @main.command()
 @click.option("--max-jobs", type=click.IntRange(min=1), help="stop after this many jobs")
 @click.option("--idle-exit", is_flag=True, help="stop when nothing is pending")
-@click.option("--batch", type=click.IntRange(min=1), default=10, show_default=True, help="jobs leased at once")
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="jobs leased at once (more saves round trips; their run times then include the wait in the batch)",
+)
 @click.option("--worker", "worker_name", default=lambda: f"{socket.gethostname()}-{os.getpid()}", help="lease holder")
 @pass_app
 def work(app: App, max_jobs: int | None, idle_exit: bool, batch: int, worker_name: str) -> None:

@@ -81,7 +81,10 @@ class JobContext:
 class LocalWorker:
     scheduler: Scheduler
     name: str = "local"
-    batch: int = 10
+    # One at a time by default: jobs here run one after another, so a leased batch would hold jobs back from
+    # the MLFQ (an urgent job submitted now would wait behind it), and its later jobs' run times (lease to
+    # ack) would include their wait inside the batch.
+    batch: int = 1
     max_jobs: int | None = None  # stop after leasing this many
     idle_exit: bool = False  # stop when a lease finds nothing pending
     poll_s: float = 0.5
