@@ -1,0 +1,21 @@
+"""The example configuration the README points to loads and says what the defaults say."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ebbflow.config import load_settings
+from scheduler.config import SchedulerConfig
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "ebbflow.example.toml"
+
+
+def test_example_config_loads_and_matches_the_defaults(monkeypatch) -> None:
+    # given no EBBFLOW_* overrides / when the example file loads / then its scheduler section is the default one
+    for name in [n for n in os.environ if n.startswith("EBBFLOW_")]:
+        monkeypatch.delenv(name)
+    settings = load_settings(EXAMPLE)
+    assert settings.store == "sqlite"
+    assert settings.scheduler == SchedulerConfig()
+    assert [schedule.name for schedule in settings.cron] == ["heartbeat"]
