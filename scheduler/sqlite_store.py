@@ -7,7 +7,7 @@ writer. Connections, the schema and the per-transaction bookkeeping live in `sch
 Choices the JobStore contract leaves open, decided here:
 
 * `release` and lease expiry record no history or usage; only `ack` and `fail` count run time.
-* A submission redirected by a demotion logs one move per job (job_id set, reason "demoted tenant").
+* Submissions redirected by a demotion log one move per tenant and batch (job_id None, count n).
 * A held tick key lasts until submit time + key_ttl_ms.
 * Only acked jobs count toward `finished_retention`; dead jobs stay until retried or purged.
 * Moving a job to the level it is already at is not a move: it is skipped and not counted.
@@ -44,7 +44,7 @@ _INSERT_JOB = (
 _INSERT_MOVE = (
     "INSERT INTO moves (at_ms, job_id, tenant, from_level, to_level, reason, count) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-_DEMOTED_TENANT = "demoted tenant"
+_DEMOTED_TENANT = "tenant demoted at level"
 
 
 def _job(row: Sequence[Any]) -> Job:
@@ -151,12 +151,18 @@ class SQLiteStore:
         ]
         tx.db.executemany(_INSERT_JOB, [(*row, tx.now_ms) for row in rows])
         joined: set[tuple[int, str]] = set()
+        redirected: dict[tuple[str, int, int], int] = {}
         for job, level in created:
             if (level, job.tenant) not in joined:
                 joined.add((level, job.tenant))
                 self._join(tx, level, job.tenant)
             if level != job.level:
-                self._log_move(tx, job.id, job.tenant, (job.level, level), _DEMOTED_TENANT)
+                group = (job.tenant, job.level, level)
+                redirected[group] = redirected.get(group, 0) + 1
+        # One entry per demoted tenant and batch, not per job: a hog's 10,000 submissions are one move.
+        for (tenant, from_level, to_level), count in redirected.items():
+            reason = f"{_DEMOTED_TENANT} {from_level}"
+            self._log_move(tx, None, tenant, (from_level, to_level), reason, count)
         ticks = [(job.key, job.id, tx.now_ms + job.key_ttl_ms) for job, _ in created if job.key and job.key_ttl_ms]
         if ticks:
             tx.db.execute("DELETE FROM tick_keys WHERE held_until_ms <= ?", (tx.now_ms,))
@@ -234,7 +240,7 @@ class SQLiteStore:
             (tx.now_ms, limit),
         ).fetchall()
         for job_id, tenant, level, attempts, max_attempts, worker in expired:
-            error = f"lease expired (worker {worker})"
+            error = f"lease expired (worker {worker} stopped heartbeating)"
             if attempts + 1 >= max_attempts:
                 tx.db.execute(
                     "UPDATE jobs SET state = 'dead', attempts = attempts + 1, error = ?, finished_ms = ? WHERE id = ?",

@@ -36,7 +36,7 @@ class SubmissionValidator:
         max_attempts: int | None = None,
     ) -> NewJob:
         spec = self.registry.get(job_type)
-        if not isinstance(tenant, str) or not TENANT.match(tenant):
+        if not isinstance(tenant, str) or not TENANT.fullmatch(tenant):
             raise InvalidJobError("tenant", f"{tenant!r} must be 1-128 letters, digits or _ . : @ -")
         class_name = job_class or spec.default_class or self.config.default_class
         level = self._class_levels.get(class_name)
