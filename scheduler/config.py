@@ -73,7 +73,7 @@ class SchedulerConfig(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError(f"levels: names must be unique, got {names}")
         for cls_name, cls in self.classes.items():
-            if not _NAME.match(cls_name):
+            if not _NAME.fullmatch(cls_name):
                 raise ValueError(f"classes.{cls_name}: a class name must match {NAME_PATTERN}")
             if cls.level not in names:
                 raise ValueError(f"classes.{cls_name}.level: {cls.level!r} is not a level; levels are {names}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scheduler.errors import InvalidJobError
@@ -41,6 +41,10 @@ class CronSchedule(BaseModel):
     def _valid_cron(cls, value: str) -> str:
         if len(value.split()) != 5 or not croniter.is_valid(value):
             raise ValueError(f"{value!r} is not a five-field cron expression such as '0 * * * *'")
+        try:  # '0 0 31 2 *' parses but never fires; say so now rather than at every tick
+            croniter(value, datetime.now(UTC)).get_next(float)
+        except (CroniterBadDateError, CroniterBadCronError) as err:
+            raise ValueError(f"{value!r} never fires ({err})") from err
         return value
 
     def ticks(self, after_ms: int, until_ms: int) -> list[int]:
@@ -79,7 +83,7 @@ class CronRunner:
         for schedule in self.schedules:
             try:
                 jobs += [self._job(schedule, tick) for tick in schedule.ticks(since, now)]
-            except InvalidJobError as err:
+            except (InvalidJobError, ValueError) as err:  # ValueError: croniter finds no next tick (31 Feb)
                 log.error("cron schedule %s cannot submit: %s", schedule.name, err)
         results = self.scheduler.submit_many(jobs) if jobs else []
         self._checked_ms = now

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from scheduler.config import SchedulerConfig
 from scheduler.store import Demotion, WaitingJob
 
+DEFAULT_EXPECTED_RUN_MS = 1000.0  # for a type neither history nor the registry knows
+
 
 @dataclass(frozen=True, slots=True)
 class PolicyInput:
@@ -103,7 +105,7 @@ def _deadline_promotions(data: PolicyInput) -> tuple[PlannedMove, ...]:
         if job.deadline_ms is None or job.level == 0:
             continue
         slack = job.deadline_ms - data.now_ms
-        expected = data.expected_run_ms.get(job.type, 1000.0)
+        expected = data.expected_run_ms.get(job.type, DEFAULT_EXPECTED_RUN_MS)
         if slack < expected:
             reason = f"deadline: slack {_seconds(slack)} s < expected run {_seconds(expected)} s"
             out.append(PlannedMove(job.job_id, job.level, 0, reason))

@@ -14,7 +14,7 @@ from scheduler.errors import JobNotFoundError
 from scheduler.history import merge, percentile
 from scheduler.job import Job, JobState, JSONValue, Lease, LeaseRef, NewJob, SubmitResult
 from scheduler.payload import encode
-from scheduler.policy import Plan, PolicyInput, plan
+from scheduler.policy import DEFAULT_EXPECTED_RUN_MS, Plan, PolicyInput, plan
 from scheduler.registry import JobTypeRegistry
 from scheduler.store import JobStore, WaitingJob
 from scheduler.validation import SubmissionValidator
@@ -177,7 +177,7 @@ class Scheduler:
             usage_ms=self.store.usage(now - round(self.config.demotion_window_s * 1000)),
             demotions=self.store.demotions(now),
             waiting=self._aging_candidates(now),
-            due=self._deadline_candidates(now, max(expected.values(), default=0.0)),
+            due=self._deadline_candidates(now, max([*expected.values(), DEFAULT_EXPECTED_RUN_MS])),
             expected_run_ms=expected,
         )
         decided = plan(data, self.config)

@@ -41,7 +41,7 @@ NAMESPACE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def prefix(namespace: str) -> str:
-    if not NAMESPACE.match(namespace):
+    if not NAMESPACE.fullmatch(namespace):
         raise ValueError(f"namespace {namespace!r} must match {NAMESPACE.pattern}")
     return f"ebbflow:{{{namespace}}}:"
 

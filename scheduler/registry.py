@@ -36,7 +36,7 @@ class JobType:
     _validator: Any = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
-        if not TYPE_NAME.match(self.name):
+        if not TYPE_NAME.fullmatch(self.name):
             raise ValueError(f"job type name {self.name!r} must match {TYPE_NAME.pattern}")
         if self.payload_schema is not None:
             schema = dict(self.payload_schema)
