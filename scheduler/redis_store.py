@@ -3,6 +3,7 @@ round trip; a lease is O(log n) in the queue's length. Key layout: scheduler.red
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,14 +43,18 @@ def decoded_client(client: redis.Redis | str) -> redis.Redis:
     return redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **kwargs))
 
 
+def _unavailable(client: redis.Redis, err: Exception) -> StoreUnavailableError:
+    where = client.connection_pool.connection_kwargs
+    address = f"{where.get('host', 'localhost')}:{where.get('port', 6379)}"
+    return StoreUnavailableError(f"Redis at {address} is unreachable ({err}); is redis-server running?")
+
+
 @contextmanager
 def unavailable_as_store_error(client: redis.Redis) -> Iterator[None]:
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as err:
-        where = client.connection_pool.connection_kwargs
-        address = f"{where.get('host', 'localhost')}:{where.get('port', 6379)}"
-        raise StoreUnavailableError(f"Redis at {address} is unreachable ({err}); is redis-server running?") from err
+        raise _unavailable(client, err) from err
 
 
 class RedisStore:
@@ -64,12 +69,21 @@ class RedisStore:
         self.finished_retention = finished_retention
         self.client = decoded_client(client)
         self.keys = Keys(namespace)
-        self._scripts = {name: self.client.register_script(src) for name, src in _load_scripts().items()}
+        self._sources = _load_scripts()
+        self._shas = {name: hashlib.sha1(src.encode()).hexdigest() for name, src in self._sources.items()}
         self._reads = RedisReads(self.client, self.keys, levels)
 
     def _run(self, script: str, *args: Any) -> Any:
-        with unavailable_as_store_error(self.client):
-            return self._scripts[script](keys=[self.keys.prefix], args=args)
+        # EVALSHA directly: redis-py's Script wrapper costs several µs a call,
+        # which shows when jobs go one at a time. A server that lost its script cache gets it again.
+        try:
+            try:
+                return self.client.evalsha(self._shas[script], 1, self.keys.prefix, *args)
+            except redis.exceptions.NoScriptError:
+                self.client.script_load(self._sources[script])
+                return self.client.evalsha(self._shas[script], 1, self.keys.prefix, *args)
+        except (redis.ConnectionError, redis.TimeoutError) as err:
+            raise _unavailable(self.client, err) from err
 
     # -- writes ------------------------------------------------------------------------------------
 
@@ -89,9 +103,10 @@ class RedisStore:
         leases: list[Lease] = []
         while n > 0:
             take = min(n, BATCH)
-            flat = self._run("lease", now_ms, take, ttl_ms, worker, REAP_LIMIT, *order)
-            leases += [_lease(flat, i, worker, now_ms, ttl_ms) for i in range(0, len(flat), 8)]
-            if len(flat) < take * 8:
+            first_token, *flat = self._run("lease", now_ms, take, ttl_ms, worker, REAP_LIMIT, *order) or [0]
+            expires = now_ms + ttl_ms
+            leases += [_lease(flat, i, first_token + i // 4, worker, now_ms, expires) for i in range(0, len(flat), 4)]
+            if len(flat) < take * 4:
                 break
             n -= take
         return leases
@@ -200,18 +215,24 @@ def _pairs(refs: Sequence[LeaseRef]) -> list[Any]:
     return flat
 
 
-def _lease(flat: list[Any], i: int, worker: str, now_ms: int, ttl_ms: int) -> Lease:
-    _id, record, counts, checkpoint, error, token, level, enqueued = flat[i : i + 8]
-    attempts, preemptions = (counts or "0:0").split(":")
+def _lease(flat: list[Any], i: int, token: int, worker: str, now_ms: int, expires_ms: int) -> Lease:
+    record, enqueued, level, extras = flat[i : i + 4]
+    attempts = preemptions = 0
+    checkpoint = error = None
+    if extras is not None:  # a job that failed, was preempted or checkpointed before
+        counts, checkpoint_text, error_text = extras.split("\x1f", 2)
+        attempts, preemptions = (int(v) for v in counts.split(":"))
+        checkpoint = json.loads(checkpoint_text) if checkpoint_text else None
+        error = error_text or None
     job = Job.from_record(
         record,
         level=int(level),
-        attempts=int(attempts),
-        preemptions=int(preemptions),
-        checkpoint=None if checkpoint is None else json.loads(checkpoint),
+        attempts=attempts,
+        preemptions=preemptions,
+        checkpoint=checkpoint,
         error=error,
         enqueued_ms=int(float(enqueued)),
         state=JobState.RUNNING,
-        lease=LeaseInfo(token=token, worker=worker, leased_ms=now_ms, expires_ms=now_ms + ttl_ms),
+        lease=LeaseInfo(token=token, worker=worker, leased_ms=now_ms, expires_ms=expires_ms),
     )
-    return Lease(job=job, token=token, leased_ms=now_ms, expires_ms=now_ms + ttl_ms)
+    return Lease(job=job, token=token, leased_ms=now_ms, expires_ms=expires_ms)

@@ -1,6 +1,7 @@
 -- lease: ARGV = now, n, ttl_ms, worker, reap_limit, then the levels to serve ('all' = every level).
 -- Strict priority across levels; inside a level tenants take turns (round robin), each tenant FIFO.
--- Returns 8 fields per job: id, record, counts|false, checkpoint|false, error|false, token, level, enqueued.
+-- Returns the first token (the jobs' tokens follow it one by one), then 4 fields per job: record, enqueued,
+-- level, and extras: false, or "counts<US>checkpoint<US>error" (unit separator) when any of them is set.
 local now, need, ttl, worker, reap_limit = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 reap(now, reap_limit)
 promote_delayed(now, reap_limit)
@@ -91,7 +92,7 @@ end
 local got = redis.call('HMGET', JOBS, unpack(ask))
 local first_token = redis.call('INCRBY', P .. 'fence', count) - count
 local expires = now + tonumber(ttl)
-local states, leases, out = {}, {}, {}
+local states, leases, out = {}, {}, { first_token + 1 }
 local per_level, dl_level, tally, buckets = {}, {}, {}, {}
 for i = 1, count do
   local id, enq, level, record = ids[i], picked.enqs[i], picked.levels[i], got[4 * i - 3]
@@ -119,9 +120,13 @@ for i = 1, count do
   local b = buckets[wait]
   if not b then b = bucket_of(wait); buckets[wait] = b end
   t.waits[b] = (t.waits[b] or 0) + 1
-  local j = 8 * (i - 1)
-  out[j + 1], out[j + 2], out[j + 3], out[j + 4] = id, record, got[4 * i - 2], got[4 * i - 1]
-  out[j + 5], out[j + 6], out[j + 7], out[j + 8] = got[4 * i], token, level, enq
+  local counts, checkpoint, err = got[4 * i - 2], got[4 * i - 1], got[4 * i]
+  local extras = false
+  if counts or checkpoint or err then
+    extras = (counts or '0:0') .. '\31' .. (checkpoint or '') .. '\31' .. (err or '')
+  end
+  local j = 4 * (i - 1) + 1
+  out[j + 1], out[j + 2], out[j + 3], out[j + 4] = record, enq, level, extras
 end
 call_chunked('HSET', JOBS, states)
 call_chunked('ZADD', P .. 'leases', leases)

@@ -1,0 +1,41 @@
+"""Redis-only behaviour that the shared contract suite cannot see."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from scheduler.errors import StoreUnavailableError
+from scheduler.redis_store import RedisStore
+from tests.stores import T0, new_job
+
+
+@pytest.fixture
+def redis_store():
+    store = RedisStore(redis.Redis(host="127.0.0.1", port=6379), levels=4, namespace=f"t-{uuid.uuid4().hex}")
+    yield store
+    store.purge()
+    store.close()
+
+
+def test_a_server_that_lost_its_scripts_gets_them_again(redis_store):
+    # given a Redis whose script cache was flushed (a restart or a failover does that)
+    redis_store.client.script_flush()
+    # when the store submits and leases / then the scripts are loaded again and the job goes through
+    job = new_job()
+    assert [r.created for r in redis_store.submit([job], T0)] == [True]
+    assert [lease.job.id for lease in redis_store.lease(1, "w", 1000, T0)] == [job.id]
+
+
+def test_an_unreachable_server_is_a_store_error_naming_the_address():
+    # (no retries: redis-py's default backoff would make this test wait for nothing)
+    client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+    store = RedisStore(client, levels=4, namespace="t")
+    with pytest.raises(StoreUnavailableError, match=r"127\.0\.0\.1:1 is unreachable"):
+        store.submit([new_job()], T0)
+    with pytest.raises(StoreUnavailableError, match=r"127\.0\.0\.1:1 is unreachable"):
+        store.stats()
