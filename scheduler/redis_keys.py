@@ -17,8 +17,7 @@ Cluster a namespace lives in one slot and one Lua script may touch all of its ke
     age:<L>         zset   pending ids at level L by enqueue time (aging, oldest wait)
     dl:<L>          zset   pending ids at level L by deadline
     depth           hash   "<L>|<type>" -> pending count
-    leases          zset   running ids by lease expiry
-    inflight        hash   "<L>|<type>" -> running count
+    leases          zset   running ids by lease expiry (stats() counts running jobs from it: they are few)
     fence           string last fencing token granted
     delayed         zset   ids waiting for a retry, by retry time
     dlq             zset   dead ids by time of death
@@ -50,7 +49,7 @@ class Keys:
     def __init__(self, namespace: str) -> None:
         self.prefix = prefix(namespace)
         p = self.prefix
-        self.jobs, self.depth, self.inflight, self.leases = p + "jobs", p + "depth", p + "inflight", p + "leases"
+        self.jobs, self.depth, self.leases = p + "jobs", p + "depth", p + "leases"
         self.delayed, self.dlq, self.demoted, self.moves, self.hmins = (
             p + "delayed",
             p + "dlq",

@@ -115,19 +115,31 @@ class RedisReads:
     def stats(self) -> QueueStats:
         pipe = self.client.pipeline()
         pipe.hgetall(self.keys.depth)
-        pipe.hgetall(self.keys.inflight)
         pipe.zcard(self.keys.delayed)
         pipe.zcard(self.keys.dlq)
         for level in range(self.levels):
             pipe.zrange(self.keys.age(level), 0, 0, withscores=True)
-        depth, inflight, delayed, dead, *oldest = pipe.execute()
+        depth, delayed, dead, *oldest = pipe.execute()
         return QueueStats(
             pending=_counts(depth),
-            running=_counts(inflight),
+            running=self._running(),
             delayed=delayed,
             dead=dead,
             oldest_enqueued_ms={level: int(first[0][1]) for level, first in enumerate(oldest) if first},
         )
+
+    def _running(self) -> dict[tuple[int, str], int]:
+        """Running jobs per (level, type), from the lease index: as many as there are worker slots, so a scan
+        here is cheaper than a counter kept in step on every lease and every finish."""
+        counts: dict[tuple[int, str], int] = {}
+        ids = self.client.zrange(self.keys.leases, 0, -1)
+        for start in range(0, len(ids), 1000):
+            states = self.client.hmget(self.keys.jobs, [job_id + ":s" for job_id in ids[start : start + 1000]])
+            for state in states:
+                if state is not None and state.startswith("R|"):
+                    _token, _leased, level, _enq, job_type = state[2:].split("|", 5)[:5]
+                    counts[(int(level), job_type)] = counts.get((int(level), job_type), 0) + 1
+        return counts
 
     def dead_letters(self, limit: int = 100, offset: int = 0) -> list[Job]:
         ids = self.client.zrevrange(self.keys.dlq, offset, offset + limit - 1)

@@ -8,7 +8,7 @@ for i = 3, #ARGV, 2 do
   ask[#ask + 1] = id .. ':i'
 end
 local got = redis.call('HMGET', JOBS, unpack(ask))
-local out, done_ids, states, inflight, runs, keys = {}, {}, {}, {}, new_runs(), {}
+local out, done_ids, states, runs, keys = {}, {}, {}, new_runs(), {}
 local n = 0
 for i, id in ipairs(ids) do
   local state = got[2 * i - 1]
@@ -21,8 +21,6 @@ for i, id in ipairs(ids) do
     states[2 * n - 1] = id .. ':s'
     states[2 * n] = 'D|' .. level .. '|' .. enq .. '|' .. ARGV[1] .. '|' .. leased
     tally_run(runs, jtype, level, tenant, now - tonumber(leased))
-    local lt = level .. '|' .. jtype
-    inflight[lt] = (inflight[lt] or 0) + 1
     if got[2 * i] then keys[#keys + 1] = { got[2 * i], id } end
   else
     out[i] = 0
@@ -31,7 +29,6 @@ end
 if n == 0 then return out end
 call_chunked('ZREM', P .. 'leases', done_ids)
 call_chunked('HSET', JOBS, states)
-for field, c in pairs(inflight) do redis.call('HINCRBY', P .. 'inflight', field, -c) end
 record_runs(now, runs)
 for _, pair in ipairs(keys) do
   if redis.call('HGET', P .. 'idem', pair[1]) == pair[2] then redis.call('HDEL', P .. 'idem', pair[1]) end

@@ -105,9 +105,8 @@ local function parse_lease(state)
   return string.match(state, '^R|(%d+)|(%d+)|(%d+)|([%d.]+)|([^|]*)|([^|]*)|(.*)$')
 end
 
-local function end_lease(id, level, jtype)
+local function end_lease(id)
   redis.call('ZREM', P .. 'leases', id)
-  redis.call('HINCRBY', P .. 'inflight', level .. '|' .. jtype, -1)
 end
 
 -- Adds n to a field of this minute's history hash; the minute's first write also indexes the hash and
@@ -152,7 +151,7 @@ local function reap(now, limit)
   for _, id in ipairs(ids) do
     local _, _, level, enq, jtype, tenant, worker = parse_lease(redis.call('HGET', JOBS, id .. ':s'))
     local _, _, max_attempts, deadline = header(redis.call('HGET', JOBS, id))
-    end_lease(id, level, jtype)
+    end_lease(id)
     local a, p = counts_of(id)
     a = a + 1
     redis.call('HSET', JOBS, id .. ':c', a .. ':' .. p, id .. ':e',

@@ -135,7 +135,6 @@ for level, level_ids in pairs(dl_level) do call_chunked('ZREM', P .. 'dl:' .. le
 for tl, t in pairs(tally) do
   local jtype, level = string.match(tl, '^(.*)|(%d+)$')
   redis.call('HINCRBY', P .. 'depth', level .. '|' .. jtype, -t.n)
-  redis.call('HINCRBY', P .. 'inflight', level .. '|' .. jtype, t.n)
   for b, n in pairs(t.waits) do add_history(now, 'w|' .. tl .. '|' .. b, n) end
 end
 return out

@@ -5,7 +5,7 @@ local state = redis.call('HGET', JOBS, id .. ':s')
 if not state then return 0 end
 local held, _, level, enq, jtype, tenant = parse_lease(state)
 if held ~= token then return 0 end
-end_lease(id, level, jtype)
+end_lease(id)
 local a, p = counts_of(id)
 redis.call('HSET', JOBS, id .. ':c', a .. ':' .. (p + 1))
 if dead == '1' then
