@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 from scheduler.backoff import compute_backoff
 from scheduler.clock import Clock, SystemClock
@@ -17,7 +18,7 @@ from scheduler.payload import encode
 from scheduler.policy import DEFAULT_EXPECTED_RUN_MS, Plan, PolicyInput, plan
 from scheduler.registry import JobTypeRegistry
 from scheduler.store import JobStore, WaitingJob
-from scheduler.validation import SubmissionValidator
+from scheduler.validation import SubmissionValidator, SubmitOptions
 
 POLICY_SCAN_LIMIT = 1000  # candidates per level and rule per maintenance pass
 EXPECTED_RUN_WINDOW_MS = 3_600_000  # history window for expected run times
@@ -50,53 +51,15 @@ class Scheduler:
     # -- submit ---------------------------------------------------------------------------------------
 
     def prepare(
-        self,
-        job_type: str,
-        payload: JSONValue = None,
-        *,
-        tenant: str,
-        job_class: str | None = None,
-        key: str | None = None,
-        key_ttl_s: float | None = None,
-        deadline_s: float | None = None,
-        max_attempts: int | None = None,
+        self, job_type: str, payload: JSONValue = None, *, tenant: str, **options: Unpack[SubmitOptions]
     ) -> NewJob:
         """Validate one submission without storing it; raises InvalidJobError naming the field."""
-        return self.validator.new_job(
-            job_type,
-            payload,
-            tenant=tenant,
-            now_ms=self.clock.now_ms(),
-            job_class=job_class,
-            key=key,
-            key_ttl_s=key_ttl_s,
-            deadline_s=deadline_s,
-            max_attempts=max_attempts,
-        )
+        return self.validator.new_job(job_type, payload, tenant=tenant, now_ms=self.clock.now_ms(), **options)
 
     def submit(
-        self,
-        job_type: str,
-        payload: JSONValue = None,
-        *,
-        tenant: str,
-        job_class: str | None = None,
-        key: str | None = None,
-        key_ttl_s: float | None = None,
-        deadline_s: float | None = None,
-        max_attempts: int | None = None,
+        self, job_type: str, payload: JSONValue = None, *, tenant: str, **options: Unpack[SubmitOptions]
     ) -> SubmitResult:
-        job = self.prepare(
-            job_type,
-            payload,
-            tenant=tenant,
-            job_class=job_class,
-            key=key,
-            key_ttl_s=key_ttl_s,
-            deadline_s=deadline_s,
-            max_attempts=max_attempts,
-        )
-        return self.submit_many([job])[0]
+        return self.submit_many([self.prepare(job_type, payload, tenant=tenant, **options)])[0]
 
     def submit_many(self, jobs: Sequence[NewJob]) -> list[SubmitResult]:
         """Store prepared jobs; validation happened in `prepare`, so a bad one never gets this far."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TypedDict
 
 from scheduler.config import SchedulerConfig
 from scheduler.errors import InvalidJobError, UnknownClassError
@@ -14,6 +15,16 @@ from scheduler.registry import JobTypeRegistry
 
 TENANT = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 MAX_KEY_CHARS = 256
+
+
+class SubmitOptions(TypedDict, total=False):
+    """What a submit may set besides type, payload and tenant (see SubmissionValidator.new_job)."""
+
+    job_class: str | None  # None: the type's default class, else the configured default
+    key: str | None  # idempotency key
+    key_ttl_s: float | None  # hold the key this long even after the job ends (cron ticks)
+    deadline_s: float | None  # None: the class's default deadline
+    max_attempts: int | None  # None: the type's, else the configured default
 
 
 class SubmissionValidator:

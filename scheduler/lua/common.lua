@@ -105,6 +105,15 @@ local function parse_lease(state)
   return string.match(state, '^R|(%d+)|(%d+)|(%d+)|([%d.]+)|([^|]*)|([^|]*)|(.*)$')
 end
 
+-- The lease of a job held under exactly `token`: leased, level, enqueued, type, tenant, worker; nil if stale.
+local function held_lease(id, token)
+  local state = redis.call('HGET', JOBS, id .. ':s')
+  if not state then return nil end
+  local held, leased, level, enq, jtype, tenant, worker = parse_lease(state)
+  if held ~= token then return nil end
+  return leased, level, enq, jtype, tenant, worker
+end
+
 local function end_lease(id)
   redis.call('ZREM', P .. 'leases', id)
 end

@@ -1,9 +1,7 @@
 -- fail: ARGV = now, id, token, error, retry_at_ms|'' ('' = dead-letter). Returns 1, or 0 for a stale token.
 local now, id, token, err, retry_at = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local state = redis.call('HGET', JOBS, id .. ':s')
-if not state then return 0 end
-local held, leased, level, enq, jtype, tenant = parse_lease(state)
-if held ~= token then return 0 end
+local leased, level, enq, jtype, tenant = held_lease(id, token)
+if not leased then return 0 end
 end_lease(id)
 local a, p = counts_of(id)
 redis.call('HSET', JOBS, id .. ':c', (a + 1) .. ':' .. p, id .. ':e', err)

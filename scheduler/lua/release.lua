@@ -1,10 +1,8 @@
 -- release: ARGV = now, id, token, reason, dead (1|0). Returns 1, or 0 for a stale token.
 -- A released job counts a preemption, not an attempt, and is pending again at once in its old place.
 local now, id, token, reason, dead = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local state = redis.call('HGET', JOBS, id .. ':s')
-if not state then return 0 end
-local held, _, level, enq, jtype, tenant = parse_lease(state)
-if held ~= token then return 0 end
+local leased, level, enq, jtype, tenant = held_lease(id, token)
+if not leased then return 0 end
 end_lease(id)
 local a, p = counts_of(id)
 redis.call('HSET', JOBS, id .. ':c', a .. ':' .. (p + 1))
