@@ -1,4 +1,5 @@
-"""Built-in job types for smoke tests and benchmarks: `noop` does nothing, `sleep` waits."""
+"""Built-in job types for smoke tests and benchmarks: `noop` does nothing, `sleep` waits, `fail` raises
+(to try retries and the dead-letter queue)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ def run_noop(payload: JSONValue, context: Any) -> JSONValue:
 def run_sleep(payload: JSONValue, context: Any) -> JSONValue:
     time.sleep(float(payload["seconds"]))
     return {"slept_s": payload["seconds"]}
+
+
+class DeliberateFailure(RuntimeError):
+    """What the `fail` job type raises."""
+
+
+def run_fail(payload: JSONValue, context: Any) -> JSONValue:
+    message = payload.get("message", "failed on purpose") if isinstance(payload, dict) else "failed on purpose"
+    raise DeliberateFailure(message)
 
 
 NOOP = JobType(
@@ -37,4 +47,15 @@ SLEEP = JobType(
     run=run_sleep,
     description="sleeps payload.seconds (0..3600)",
 )
-BUILTIN_TYPES = (NOOP, SLEEP)
+FAIL = JobType(
+    name="fail",
+    payload_schema={
+        "type": ["object", "null"],
+        "properties": {"message": {"type": "string", "maxLength": 1000}},
+        "additionalProperties": False,
+    },
+    expected_run_s=0.001,
+    run=run_fail,
+    description="raises with payload.message: try retries, backoff and the dead-letter queue",
+)
+BUILTIN_TYPES = (NOOP, SLEEP, FAIL)

@@ -24,7 +24,10 @@ Contract (tests/contracts/ checks it against every store):
 * A tenant demoted at a level (`demote_tenant`) has its pending jobs there moved down, and its new
   submissions to that level go to the lower level until the demotion ends.
 * Every level change is appended to the move log with its reason.
-* Acked jobs stay readable through `get` (state done) until `finished_retention` newer jobs have finished.
+* The newest `finished_retention` acked jobs stay readable through `get` (state done); older ones are
+  forgotten (Redis forgets them in chunks of up to 1% of the retention, so a few may linger).
+* A submit or ack of more than 1,000 jobs may be applied in atomic chunks of 1,000 (Redis keeps every
+  script's arguments within Lua's limits); each job's own transition is always atomic.
 * History: each lease adds the job's wait to the current minute's bucket for (type, level); each ack or
   fail adds its run time there and the run time to the tenant's usage at that level.
 """

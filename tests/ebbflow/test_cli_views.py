@@ -205,3 +205,21 @@ def test_cron_list_and_tick(cli, workdir, configured_store):
 def test_cron_without_schedules(cli):
     assert "no cron schedules configured" in cli.ok("cron", "list").stdout
     assert "no ticks came due" in cli.ok("cron", "tick").stdout
+
+
+def test_the_builtin_fail_type_goes_through_retries_to_the_dead_letter_queue(cli, monkeypatch):
+    # given retries 10-20 ms apart and a `fail` job with two attempts, submitted from the command line
+    monkeypatch.setenv("EBBFLOW_SCHEDULER__BACKOFF_BASE_S", "0.01")
+    monkeypatch.setenv("EBBFLOW_SCHEDULER__BACKOFF_MAX_S", "0.02")
+    job_id = cli.ok(
+        "submit", "fail", "--tenant", "t", "--payload", '{"message": "upstream said no"}', "--max-attempts", "2"
+    ).stdout.split()[0]
+    # when a worker runs it / then the first failure waits for its retry, with its error
+    cli.ok("work", "--idle-exit")
+    shown = cli.ok("jobs", "show", job_id).stdout
+    assert "delayed" in shown and "DeliberateFailure: upstream said no" in shown
+    # when the backoff has passed and a worker runs it again / then it is a dead letter, and can be retried
+    time.sleep(0.05)
+    cli.ok("work", "--idle-exit")
+    assert job_id in cli.ok("dlq", "list").stdout
+    assert cli.ok("dlq", "retry", job_id).stdout.strip() == "queued again: 1 of 1"
