@@ -79,20 +79,42 @@ def new_spec(kind: str, tmp_path: Path, levels: int = 4, finished_retention: int
     raise ValueError(f"unknown store kind {kind!r}; kinds are {KINDS}")
 
 
+_redis_problem: list[str] = []  # filled once per process by the first probe: "" when Redis answered
+
+
+def _probe_redis() -> str:
+    """ "" when Redis answers on REDIS_HOST:REDIS_PORT, else why not (probed once: a default client would
+    retry with backoff for seconds on every test)."""
+    if not _redis_problem:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        probe = redis.Redis(
+            host=REDIS_HOST, port=REDIS_PORT, db=0, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
+        )
+        try:
+            probe.ping()
+            _redis_problem.append("")
+        except redis.RedisError as exc:
+            _redis_problem.append(str(exc))
+        finally:
+            probe.close()
+    return _redis_problem[0]
+
+
 def redis_client() -> Any:
+    """A client for the test Redis; RedisUnavailableError (with how to start it) when it is not running."""
     import redis
 
-    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0)
-    try:
-        client.ping()
-    except redis.ConnectionError as exc:
-        client.close()
+    problem = _probe_redis()
+    if problem:
         raise RedisUnavailableError(
             f"Redis is not running on {REDIS_HOST}:{REDIS_PORT}: start it with "
             f"`redis-server --daemonize yes` (apt-get install redis-server) or "
-            f"`docker run -d -p 6379:6379 redis:7`, then rerun the tests ({exc})"
-        ) from exc
-    return client
+            f"`docker run -d -p {REDIS_PORT}:6379 redis:7`, then rerun the tests ({problem})"
+        )
+    return redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0)
 
 
 def open_spec(spec: StoreSpec) -> JobStore:
@@ -102,10 +124,12 @@ def open_spec(spec: StoreSpec) -> JobStore:
     if spec.kind == "sqlite":
         from scheduler.sqlite_store import SQLiteStore
 
+        assert spec.path is not None
         store = SQLiteStore(spec.path, levels=spec.levels, finished_retention=spec.finished_retention)
     elif spec.kind == "redis":
         from scheduler.redis_store import RedisStore
 
+        assert spec.namespace is not None
         client = redis_client()
         try:
             store = RedisStore(

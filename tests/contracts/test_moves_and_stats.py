@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from scheduler.ids import new_job_id
-from scheduler.job import JobState
+from scheduler.job import JobState, NewJob
 from scheduler.store import Demotion, Move, QueueStats, WaitingJob
 from tests.stores import T0, lease_ids, new_job, nonzero
 
 
-def waiting_job(job, level: int, enqueued_ms: int) -> WaitingJob:
+def waiting_job(job: NewJob, level: int, enqueued_ms: int) -> WaitingJob:
     """The WaitingJob of NewJob `job`, now at `level`; submitted_level is the level it was submitted at."""
     return WaitingJob(job.id, job.type, job.tenant, level, enqueued_ms, job.deadline_ms, submitted_level=job.level)
 

@@ -183,7 +183,7 @@ def test_maintain_promotes_a_job_whose_deadline_is_near(scheduler, clock):
 
 
 def test_expected_run_ms_uses_the_p90_of_recent_runs(scheduler, clock):
-    registered = {"noop": 1.0, "sleep": 1000.0, "report": 2500.0, "flaky": 500.0}
+    registered = {"noop": 1.0, "sleep": 1000.0, "fail": 1.0, "report": 2500.0, "flaky": 500.0}
     assert scheduler.expected_run_ms() == registered
     # given ten sleep runs (eight of 0.1 s, one of 10 s, one of 20 s) and a flaky run that failed after 0.1 s
     for _ in range(10):

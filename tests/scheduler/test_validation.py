@@ -16,7 +16,7 @@ NAN, INF = float("nan"), float("inf")
 
 REFUSALS = {
     # id: (job type, payload, keyword arguments, error type, field, part of the message)
-    "unknown type": ("nope", None, {}, UnknownJobTypeError, "type", "registered: flaky, noop, report, sleep"),
+    "unknown type": ("nope", None, {}, UnknownJobTypeError, "type", "registered: fail, flaky, noop, report, sleep"),
     "unknown class": ("noop", None, {"job_class": "vip"}, UnknownClassError, "class", "classes: batch, daily-active"),
     "empty tenant": ("noop", None, {"tenant": ""}, InvalidJobError, "tenant", "1-128 letters"),
     "long tenant": ("noop", None, {"tenant": "t" * 129}, InvalidJobError, "tenant", "1-128 letters"),
