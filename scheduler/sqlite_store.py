@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from scheduler import sqlite_schema as schema
@@ -81,6 +82,8 @@ class SQLiteStore:
             raise ValueError(f"levels must be at least 1, got {levels}")
         self.levels = levels
         self._retention = max(finished_retention, 0)
+        if os.fspath(path) != ":memory:":  # the embedded default must work in a fresh directory
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = Database(os.fspath(path), synchronous)
 
     def _check_level(self, level: int) -> None:

@@ -288,3 +288,11 @@ def test_serve_order_matches_the_reference_model(tmp_path_factory, ops):
         assert [lease.job.id for lease in rest] == expected
     finally:
         store.close()
+
+
+def test_the_store_creates_the_folder_of_its_file(tmp_path):
+    # given a path whose folder does not exist yet (the embedded default in a fresh checkout)
+    path = tmp_path / "fresh" / "nested" / "queue.db"
+    # when the store opens it / then the folder and the database are created
+    SQLiteStore(path, levels=4).close()
+    assert path.exists()
