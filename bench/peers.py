@@ -98,6 +98,8 @@ def rq_rates(jobs: int) -> tuple[float, float]:
         return jobs
 
     def cleanup() -> None:
+        worker.register_death()  # type: ignore[no-untyped-call]  # else its registration lingers for minutes
+        connection.delete(worker.key)
         queue.empty()  # type: ignore[no-untyped-call]
         queue.delete(delete_jobs=True)
         for registry in (queue.finished_job_registry, queue.failed_job_registry):
