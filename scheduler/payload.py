@@ -6,7 +6,6 @@ Nothing read back from a store is ever unpickled: records are JSON text.
 from __future__ import annotations
 
 import json
-import math
 
 from scheduler.errors import PayloadError
 from scheduler.job import JSONValue
@@ -40,7 +39,3 @@ def parse(text: str, field: str) -> JSONValue:
 
 def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
-
-
-def is_finite_number(value: float) -> bool:
-    return math.isfinite(value)
