@@ -6,6 +6,7 @@ Every SchedulerError (a refused submit, an unreachable store, a bad config) ends
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import socket
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from rich.console import RenderableType
 
 from ebbflow import render, render_run
-from ebbflow.config import CONFIG_ENV, Settings, load_settings
+from ebbflow.config import CONFIG_ENV, RaySettings, Settings, load_settings
 from ebbflow.config_errors import dotted
 from ebbflow.crons import tick_results
 from ebbflow.dead_letters import all_dead_ids
@@ -26,6 +27,7 @@ from ebbflow.demo import INVALID_SLEEP_PAYLOADS, level_summaries, serve_order, s
 from ebbflow.durations import DURATION
 from ebbflow.inputs import read_payload
 from ebbflow.local_worker import LocalWorker
+from ebbflow.ray_worker import worker
 from ebbflow.reports import history_rows
 from ebbflow.stores import open_scheduler
 from scheduler.cron import CronRunner
@@ -299,3 +301,54 @@ def demo(app: App, job_count: int, tenants: int, seed: int | None) -> None:
     others = len(counts.records) - len(ours)
     dead = scheduler.store.stats().dead
     console.print(render_run.demo_summary(summaries, serve_order(ours), dead, others, scheduler.config))
+
+
+@main.command()
+@click.option("--ray-address", help="GCS host:port of a running Ray cluster  [default: ray.address, else a local Ray]")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning"]), default="info", show_default=True)
+@pass_app
+def head(app: App, ray_address: str | None, log_level: str) -> None:
+    """Run the head service: the dispatcher onto Ray, maintenance and cron.
+
+    Leases jobs in MLFQ order and runs them as Ray tasks on spot and on-demand nodes until SIGTERM or
+    Ctrl-C, then drains: running jobs may finish, the rest go back to the queue.
+    """
+    from ebbflow.head import run_head  # Ray is imported only by the commands that use it (a second saved)
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = app.settings
+    if ray_address is not None:
+        settings = settings.model_copy(
+            update={"ray": RaySettings(**{**settings.ray.model_dump(), "address": ray_address})}
+        )
+    counts = run_head(settings, app.scheduler())
+    click.echo(f"head stopped: {counts.summary()}")
+
+
+@main.group()
+def node() -> None:
+    """Nodes of the Ray cluster."""
+
+
+@node.command("drain")
+@click.argument("node_id")
+@click.option("--ray-address", required=True, help="GCS host:port of the Ray cluster")
+@click.option("--reason", type=click.Choice(["preemption", "idle"]), default="preemption", show_default=True)
+@click.option("--deadline-s", type=click.FloatRange(min=0), default=120.0, show_default=True)
+def node_drain(node_id: str, ray_address: str, reason: str, deadline_s: float) -> None:
+    """Drain one node: no new jobs go there, running jobs are told to checkpoint and stop."""
+    import ray
+
+    from dispatcher.drain import DrainRefusedError, drain_node
+
+    ray.init(address=ray_address, configure_logging=False, log_to_driver=False)
+    try:
+        drain_node(node_id, "idle" if reason == "idle" else "preemption", deadline_s)
+    except DrainRefusedError as err:
+        raise CliError(str(err)) from err
+    finally:
+        ray.shutdown()
+    click.echo(f"draining {node_id}")
+
+
+main.add_command(worker)

@@ -13,6 +13,7 @@ are relative to the working directory, not to the file.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
+from dispatcher.config import DispatcherConfig
 from ebbflow.config_errors import describe_settings_error, describe_validation_error
 from scheduler.config import SchedulerConfig
 from scheduler.cron import CronSchedule
@@ -55,6 +57,34 @@ class RedisSettings(BaseModel):
         return value
 
 
+class RaySettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    address: str | None = Field(
+        default=None, description="GCS address host:port of a running cluster; None: a private local Ray"
+    )
+    local_spot_slots: int = Field(default=2, ge=0, description="spot slots of the local Ray (address unset)")
+    local_ondemand_slots: int = Field(default=1, ge=0, description="on-demand slots of the local Ray")
+
+    @field_validator("address")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None and (":" not in value or not value.rsplit(":", 1)[1].isdigit()):
+            raise ValueError(f"{value!r} must be host:port of the Ray head's GCS (e.g. 10.0.0.5:6380)")
+        return value
+
+
+class HeadSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    maintain_every_s: float = Field(default=5.0, gt=0, description="reap expired leases and apply MLFQ moves")
+    cron_every_s: float = Field(default=10.0, gt=0, description="submit due cron ticks")
+    report_every_s: float = Field(default=10.0, gt=0, description="log the dispatcher's counts")
+
+
+JOB_TYPES_REFERENCE = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True)
 
@@ -63,6 +93,20 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     scheduler: SchedulerConfig = SchedulerConfig()
     cron: list[CronSchedule] = []
+    job_types: list[str] = Field(
+        default=[], description="extra job types, 'module:ATTRIBUTE' naming an iterable of JobType"
+    )
+    ray: RaySettings = RaySettings()
+    dispatcher: DispatcherConfig = DispatcherConfig()
+    head: HeadSettings = HeadSettings()
+
+    @field_validator("job_types")
+    @classmethod
+    def _references(cls, value: list[str]) -> list[str]:
+        for reference in value:
+            if not re.fullmatch(JOB_TYPES_REFERENCE, reference):
+                raise ValueError(f"{reference!r} must be 'module:ATTRIBUTE', e.g. 'mypack.jobs:TYPES'")
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -93,6 +93,7 @@ def _job_fields(job: Job, config: SchedulerConfig) -> list[tuple[str, str]]:
         ("lease expires", "-" if lease is None else iso_ms(lease.expires_ms)),
         ("error", job.error or "-"),
         ("checkpoint", _pretty(job.checkpoint)),
+        ("progress", _pretty(job.progress)),
         ("payload", _pretty(job.payload)),
     ]
 

@@ -6,12 +6,16 @@ store fails at once with a StoreUnavailableError that says what to do, not on th
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
-from ebbflow.config import Settings
+from ebbflow.config import RedisSettings, Settings, SQLiteSettings
+from ebbflow.job_types import load_registry
+from scheduler.config import SchedulerConfig
 from scheduler.errors import StoreUnavailableError
 from scheduler.queue import Scheduler
 from scheduler.redis_store import RedisStore
@@ -30,7 +34,35 @@ def open_store(settings: Settings) -> JobStore:
 
 def open_scheduler(settings: Settings, store: JobStore | None = None) -> Scheduler:
     """A Scheduler on `store` (or on a newly opened configured store) with the configured policy."""
-    return Scheduler(store if store is not None else open_store(settings), settings.scheduler)
+    registry = load_registry(settings.job_types)
+    return Scheduler(store if store is not None else open_store(settings), settings.scheduler, registry)
+
+
+@dataclass(frozen=True)
+class StoreSource:
+    """The head's store settings as a small picklable value, so a job on a Ray worker can open the same
+    store to save its checkpoint and progress. Taken once from the head's settings (a worker's own
+    environment must not point it at another store); the SQLite path is made absolute for the same reason.
+    """
+
+    settings_json: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StoreSource:
+        sqlite = SQLiteSettings(path=str(Path(settings.sqlite.path).resolve()))
+        part = settings.model_copy(update={"sqlite": sqlite, "cron": []})
+        return cls(part.model_dump_json(include={"store", "sqlite", "redis", "scheduler"}))
+
+    def open_scheduler(self) -> Scheduler:
+        data = json.loads(self.settings_json)
+        # model_construct: the parts are validated one by one, and the environment is not consulted.
+        settings = Settings.model_construct(
+            store=data["store"],
+            sqlite=SQLiteSettings.model_validate(data["sqlite"]),
+            redis=RedisSettings.model_validate(data["redis"]),
+            scheduler=SchedulerConfig.model_validate(data["scheduler"]),
+        )
+        return open_scheduler(settings)
 
 
 def _open_redis(settings: Settings) -> RedisStore:

@@ -99,6 +99,7 @@ class Job:
     state: JobState
     lease: LeaseInfo | None = None
     finished_ms: int | None = None
+    progress: JSONValue | None = None  # the last progress report of a run (kept after it ends, until overwritten)
 
     @classmethod
     def from_record(cls, record: str, **state: Any) -> Job:

@@ -99,8 +99,29 @@ class Scheduler:
         self.store.release(lease.ref, reason, self.clock.now_ms())
         return JobState.PENDING
 
+    def give_back(self, lease: Lease, reason: str, delay_s: float = 0.0) -> JobState:
+        """Hand a job back without counting anything: no attempt and no preemption.
+
+        For giving work back when the job is not at fault and was not preempted: a dispatcher deferring a
+        job whose type is at its concurrency cap, or draining before it stops. `release` counts a preemption
+        and dead-letters a job released more than max_preemptions times; a job given back any number of
+        times never can be. With delay_s > 0 the job waits (DELAYED) that long before it can be leased
+        again, then keeps its old place in its tenant's queue; otherwise it is PENDING at once.
+        `reason` is not stored. Raises StaleLeaseError when the lease no longer holds the job.
+        """
+        now = self.clock.now_ms()
+        retry_at_ms = now + round(delay_s * 1000) if delay_s > 0 else None
+        self.store.release(lease.ref, reason, now, counted=False, retry_at_ms=retry_at_ms)
+        return JobState.PENDING if retry_at_ms is None else JobState.DELAYED
+
     def save_checkpoint(self, lease: Lease, checkpoint: JSONValue) -> None:
         self.store.save_checkpoint(lease.ref, encode(checkpoint, "checkpoint", self.config.max_checkpoint_bytes))
+
+    def save_progress(self, lease: Lease, progress: JSONValue) -> None:
+        """Report a running job's progress (small JSON, e.g. {"done": 40, "total": 500}); the last report
+        replaces the one before and stays readable through `get`, also after the job ends. Limited to
+        max_checkpoint_bytes; raises StaleLeaseError when the lease no longer holds the job."""
+        self.store.save_progress(lease.ref, encode(progress, "progress", self.config.max_checkpoint_bytes))
 
     # -- look ----------------------------------------------------------------------------------------
 

@@ -6,10 +6,13 @@ Cluster a namespace lives in one slot and one Lua script may touch all of its ke
     jobs            hash   everything about one job, in fields named after its id:
                              <id>    the record (JSON, written once at submit, never rewritten)
                              <id>:s  its state: P|L|enqueued (pending at level L), R|token|leased|L|enqueued|
-                                     type|tenant|worker (running), W|L|enqueued|retry_at (delayed),
-                                     X|L|enqueued|died (dead), D|L|enqueued|finished|leased (done)
+                                     type|tenant|worker (running), W|L|enqueued|retry_at (delayed: a failed
+                                     run's backoff, or a job given back until then), X|L|enqueued|died (dead),
+                                     D|L|enqueued|finished|leased (done)
                              <id>:c  "attempts:preemptions" (absent: 0:0)
                              <id>:k  checkpoint (JSON)      <id>:e  last error      <id>:i  idempotency key
+                             <id>:g  last progress report (JSON; kept after the job ends, until it is forgotten)
+                           (forgetting a finished job deletes all of its fields but :i, which ack already did)
     q:<L>:<tenant>  zset   pending job ids of a tenant at level L, scored by enqueue time (FIFO)
     turns           zset   "L|tenant" for every tenant with pending jobs, scored L * 2^48 + turn number:
                            the first member is the next tenant of the highest non-empty level

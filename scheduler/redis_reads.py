@@ -24,9 +24,9 @@ class RedisReads:
 
     def get(self, job_id: str) -> Job | None:
         pipe = self.client.pipeline()
-        pipe.hmget(self.keys.jobs, [job_id + suffix for suffix in ("", ":s", ":c", ":k", ":e")])
+        pipe.hmget(self.keys.jobs, [job_id + suffix for suffix in ("", ":s", ":c", ":k", ":e", ":g")])
         pipe.zscore(self.keys.leases, job_id)
-        (record, state, counts, checkpoint, error), expires = pipe.execute()
+        (record, state, counts, checkpoint, error, progress), expires = pipe.execute()
         if record is None or state is None:
             return None
         attempts, preemptions = (int(v) for v in (counts or "0:0").split(":"))
@@ -36,6 +36,7 @@ class RedisReads:
             preemptions=preemptions,
             error=error,
             checkpoint=None if checkpoint is None else json.loads(checkpoint),
+            progress=None if progress is None else json.loads(progress),
             **_state_fields(state, expires),
         )
 

@@ -125,12 +125,28 @@ class RedisStore:
         if not self._run("fail", now_ms, ref.job_id, ref.token, error, _or_empty(retry_at_ms)):
             raise StaleLeaseError(ref.job_id, ref.token)
 
-    def release(self, ref: LeaseRef, reason: str, now_ms: int, dead: bool = False) -> None:
-        if not self._run("release", now_ms, ref.job_id, ref.token, reason, int(dead)):
+    def release(
+        self,
+        ref: LeaseRef,
+        reason: str,
+        now_ms: int,
+        dead: bool = False,
+        *,
+        counted: bool = True,
+        retry_at_ms: int | None = None,
+    ) -> None:
+        if dead and retry_at_ms is not None:
+            raise ValueError("release: a dead job cannot also wait for a retry (dead=True with retry_at_ms)")
+        args = (now_ms, ref.job_id, ref.token, reason, int(dead), int(counted), _or_empty(retry_at_ms))
+        if not self._run("release", *args):
             raise StaleLeaseError(ref.job_id, ref.token)
 
     def save_checkpoint(self, ref: LeaseRef, checkpoint_json: str) -> None:
         if not self._touch("checkpoint", checkpoint_json, [ref])[0]:
+            raise StaleLeaseError(ref.job_id, ref.token)
+
+    def save_progress(self, ref: LeaseRef, progress_json: str) -> None:
+        if not self._touch("progress", progress_json, [ref])[0]:
             raise StaleLeaseError(ref.job_id, ref.token)
 
     def reap(self, now_ms: int, limit: int = 1000) -> int:
@@ -218,11 +234,13 @@ def _pairs(refs: Sequence[LeaseRef]) -> list[Any]:
 def _lease(flat: list[Any], i: int, token: int, worker: str, now_ms: int, expires_ms: int) -> Lease:
     record, enqueued, level, extras = flat[i : i + 4]
     attempts = preemptions = 0
-    checkpoint = error = None
-    if extras is not None:  # a job that failed, was preempted or checkpointed before
-        counts, checkpoint_text, error_text = extras.split("\x1f", 2)
+    checkpoint = progress = error = None
+    if extras is not None:  # a job that failed, was preempted, checkpointed or reported progress before
+        # error last: it is free text, while JSON never holds a raw unit separator
+        counts, checkpoint_text, progress_text, error_text = extras.split("\x1f", 3)
         attempts, preemptions = (int(v) for v in counts.split(":"))
         checkpoint = json.loads(checkpoint_text) if checkpoint_text else None
+        progress = json.loads(progress_text) if progress_text else None
         error = error_text or None
     job = Job.from_record(
         record,
@@ -230,6 +248,7 @@ def _lease(flat: list[Any], i: int, token: int, worker: str, now_ms: int, expire
         attempts=attempts,
         preemptions=preemptions,
         checkpoint=checkpoint,
+        progress=progress,
         error=error,
         enqueued_ms=int(float(enqueued)),
         state=JobState.RUNNING,

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 
@@ -23,6 +23,14 @@ ENTRY_POINT_GROUP = "ebbflow.job_types"
 Runner = Callable[[JSONValue, Any], JSONValue]
 """run(payload, context) -> result; the dispatcher calls it, the scheduler only stores the job."""
 
+CostEstimate = Callable[[JSONValue], float]
+"""payload -> expected work-seconds of one job (an HD video is not a thumbnail)."""
+
+MarketRule = Literal["spot", "on-demand", "any"]
+"""Where a type's jobs may run: only spot, only on-demand, or either. None (the default) follows the
+dispatcher's rule: the top level may use either market, every other level uses spot."""
+MARKET_RULES: tuple[MarketRule, ...] = ("spot", "on-demand", "any")
+
 
 @dataclass(frozen=True)
 class JobType:
@@ -33,6 +41,12 @@ class JobType:
     expected_run_s: float = 1.0  # used by deadline promotion until history knows better
     run: Runner | None = None
     description: str = ""
+    # What the dispatcher and the autoscaler need; the scheduler itself ignores these.
+    markets: MarketRule | None = None
+    estimate_s: CostEstimate | None = None  # per-payload work-seconds; None: expected_run_s for every job
+    max_concurrency: int | None = None  # running jobs of this type at once, in all pools
+    max_spot_concurrency: int | None = None  # running jobs of this type at once on spot (the crawl's cap)
+    time_limit_s: float | None = None  # a run longer than this is stopped and counted as a failed attempt
     _validator: Any = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
@@ -43,6 +57,29 @@ class JobType:
             cls = jsonschema.validators.validator_for(schema)
             cls.check_schema(schema)
             object.__setattr__(self, "_validator", cls(schema))
+        self._check_dispatch_fields()
+
+    def _check_dispatch_fields(self) -> None:
+        if self.markets is not None and self.markets not in MARKET_RULES:
+            raise ValueError(f"job type {self.name!r}: markets must be one of {MARKET_RULES} or None")
+        for name in ("max_concurrency", "max_spot_concurrency"):
+            cap = getattr(self, name)
+            if cap is not None and (not isinstance(cap, int) or cap < 0):
+                raise ValueError(f"job type {self.name!r}: {name} must be an int >= 0 or None, got {cap!r}")
+        if self.time_limit_s is not None and not self.time_limit_s > 0:
+            raise ValueError(f"job type {self.name!r}: time_limit_s must be > 0 or None")
+        if not self.expected_run_s > 0:
+            raise ValueError(f"job type {self.name!r}: expected_run_s must be > 0")
+
+    def cost_s(self, payload: JSONValue) -> float:
+        """Expected work-seconds of one job with this payload; a broken estimator falls back to the default."""
+        if self.estimate_s is None:
+            return self.expected_run_s
+        try:
+            estimate = float(self.estimate_s(payload))
+        except (TypeError, ValueError, KeyError, AttributeError):
+            return self.expected_run_s
+        return estimate if estimate > 0 else self.expected_run_s
 
     def check_payload(self, payload: JSONValue) -> None:
         if self._validator is None:

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from scheduler.errors import StoreUnavailableError
 from scheduler.history import bucket_of
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: jobs.progress
 BUSY_TIMEOUT_S = 30.0
 MINUTE_MS = 60_000
 HISTORY_KEPT_MINUTES = 2 * 24 * 60  # history and usage older than two days are dropped (as in Redis)
@@ -49,6 +49,7 @@ SCHEMA: tuple[str, ...] = (
         attempts INTEGER NOT NULL DEFAULT 0,
         preemptions INTEGER NOT NULL DEFAULT 0,
         checkpoint TEXT,
+        progress TEXT,
         error TEXT,
         token INTEGER,
         worker TEXT,
@@ -135,6 +136,10 @@ SCHEMA: tuple[str, ...] = (
 
 DATA_TABLES = ("jobs", "rr", "tick_keys", "demotions", "moves", "history", "history_hist", "usage")
 
+# Columns added to `jobs` after schema version 1, with their DDL: CREATE TABLE IF NOT EXISTS leaves the table
+# of an older file as it was, so opening one adds them (nullable, no default: no row is rewritten).
+ADDED_JOB_COLUMNS: tuple[tuple[str, str], ...] = (("progress", "TEXT"),)
+
 
 def connect(path: str, synchronous: str) -> sqlite3.Connection:
     """Open one connection: autocommit (transactions are explicit BEGIN IMMEDIATE), WAL, busy timeout."""
@@ -150,7 +155,8 @@ def connect(path: str, synchronous: str) -> sqlite3.Connection:
 
 
 def ensure_schema(db: sqlite3.Connection) -> None:
-    """Create the tables on first open; refuse a file written by a newer schema."""
+    """Create the tables on first open, bring a file of an older schema up to date (in the same
+    transaction), and refuse a file written by a newer schema."""
     db.execute("BEGIN IMMEDIATE")
     try:
         version: int = db.execute("PRAGMA user_version").fetchone()[0]
@@ -158,12 +164,21 @@ def ensure_schema(db: sqlite3.Connection) -> None:
             raise StoreUnavailableError(f"SQLite store has schema version {version}, newer than {SCHEMA_VERSION}")
         for statement in SCHEMA:
             db.execute(statement)
+        _add_missing_job_columns(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+
+
+def _add_missing_job_columns(db: sqlite3.Connection) -> None:
+    """Version 1 -> 2: add the columns an older `jobs` table lacks (checked by name, so it is idempotent)."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+    for name, ddl in ADDED_JOB_COLUMNS:
+        if name not in present:
+            db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {ddl}")
 
 
 class Tally:

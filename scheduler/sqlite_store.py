@@ -34,7 +34,7 @@ from scheduler.store import Demotion, HistoryBucket, Move, QueueStats, WaitingJo
 
 _JOB_COLUMNS = (
     "record, state, level, attempts, preemptions, checkpoint, error, enqueued_ms,"
-    " token, worker, leased_ms, expires_ms, finished_ms"
+    " token, worker, leased_ms, expires_ms, finished_ms, progress"
 )
 _WAITING_COLUMNS = "id, type, tenant, level, enqueued_ms, deadline_ms, submitted_level"
 _RUNNING = "id = ? AND state = 'running' AND token = ?"
@@ -50,7 +50,7 @@ _DEMOTED_TENANT = "tenant demoted at level"
 
 def _job(row: Sequence[Any]) -> Job:
     record, state, level, attempts, preemptions, checkpoint, error, enqueued_ms = row[:8]
-    token, worker, leased_ms, expires_ms, finished_ms = row[8:]
+    token, worker, leased_ms, expires_ms, finished_ms, progress = row[8:]
     job_state = JobState(state)
     running = job_state is JobState.RUNNING
     return Job.from_record(
@@ -59,6 +59,7 @@ def _job(row: Sequence[Any]) -> Job:
         attempts=attempts,
         preemptions=preemptions,
         checkpoint=None if checkpoint is None else json.loads(checkpoint),
+        progress=None if progress is None else json.loads(progress),
         error=error,
         enqueued_ms=enqueued_ms,
         state=job_state,
@@ -305,22 +306,44 @@ class SQLiteStore:
                 sql = "UPDATE jobs SET state = 'delayed', attempts = attempts + 1, error = ?, ready_ms = ? WHERE id = ?"
                 tx.db.execute(sql, (error, retry_at_ms, ref.job_id))
 
-    def release(self, ref: LeaseRef, reason: str, now_ms: int, dead: bool = False) -> None:
+    def release(
+        self,
+        ref: LeaseRef,
+        reason: str,
+        now_ms: int,
+        dead: bool = False,
+        *,
+        counted: bool = True,
+        retry_at_ms: int | None = None,
+    ) -> None:
+        if dead and retry_at_ms is not None:
+            raise ValueError("release: a dead job cannot also wait for a retry (dead=True with retry_at_ms)")
+        count = ", preemptions = preemptions + 1" if counted else ""
         with self._db.write(now_ms) as tx:
             row = self._running(tx, ref)
             if row is None:
                 raise StaleLeaseError(ref.job_id, ref.token)
             _, tenant, level, _ = row
             if dead:
-                sql = "UPDATE jobs SET state = 'dead', preemptions = preemptions + 1, error = ?, finished_ms = ?"
+                sql = f"UPDATE jobs SET state = 'dead', error = ?, finished_ms = ?{count}"
                 tx.db.execute(f"{sql} WHERE id = ?", (reason, now_ms, ref.job_id))
+            elif retry_at_ms is not None:
+                # as a failed run's backoff: _wake_delayed makes it pending again, keeping its enqueue time
+                sql = f"UPDATE jobs SET state = 'delayed', ready_ms = ?{count} WHERE id = ?"
+                tx.db.execute(sql, (retry_at_ms, ref.job_id))
             else:
-                self._requeue(tx, ref.job_id, level, tenant, ", preemptions = preemptions + 1")
+                self._requeue(tx, ref.job_id, level, tenant, count)
 
     def save_checkpoint(self, ref: LeaseRef, checkpoint_json: str) -> None:
+        self._save_running_field("checkpoint", ref, checkpoint_json)
+
+    def save_progress(self, ref: LeaseRef, progress_json: str) -> None:
+        self._save_running_field("progress", ref, progress_json)
+
+    def _save_running_field(self, column: Literal["checkpoint", "progress"], ref: LeaseRef, value: str) -> None:
         with self._db.write(0) as tx:  # no clock: nothing here is timed
-            sql = f"UPDATE jobs SET checkpoint = ? WHERE {_RUNNING}"
-            if tx.db.execute(sql, (checkpoint_json, ref.job_id, ref.token)).rowcount != 1:
+            sql = f"UPDATE jobs SET {column} = ? WHERE {_RUNNING}"
+            if tx.db.execute(sql, (value, ref.job_id, ref.token)).rowcount != 1:
                 raise StaleLeaseError(ref.job_id, ref.token)
 
     # -- moves -----------------------------------------------------------------------------------------

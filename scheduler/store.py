@@ -14,8 +14,14 @@ Contract (tests/contracts/ checks it against every store):
 * Before serving, `lease` re-queues expired leases (as `reap` does) and makes delayed jobs whose retry
   time has come pending again, each at the level it left, keeping its original enqueue time.
 * Every lease gets a fencing token that is larger than any token granted before by that store. `ack`,
-  `fail`, `release`, `heartbeat` and `save_checkpoint` act only when the job is running under that exact
-  token; otherwise they refuse (False, or StaleLeaseError where noted) and change nothing.
+  `fail`, `release`, `heartbeat`, `save_checkpoint` and `save_progress` act only when the job is running
+  under that exact token; otherwise they refuse (False, or StaleLeaseError where noted) and change nothing.
+* `release` gives a job back without counting an attempt. By default it counts a preemption; with
+  counted=False it counts nothing (a dispatcher deferring a job or draining: not the job's fault). With
+  retry_at_ms it waits in the delayed state until then, exactly like a failed job's backoff (so it keeps
+  its place when it is pending again).
+* A job's last progress report stays with it until overwritten: across retries and after it ends, until
+  the job itself is forgotten. `get`, `lease` and `dead_letters` show it.
 * An expired lease counts as a failed attempt: the job goes back to its level at once (no backoff)
   with error "lease expired", or to the dead-letter queue when attempts reach max_attempts.
 * Idempotency: a submit whose key belongs to a pending, delayed or running job returns that job
@@ -131,15 +137,35 @@ class JobStore(Protocol):
         """
         ...
 
-    def release(self, ref: LeaseRef, reason: str, now_ms: int, dead: bool = False) -> None:
-        """Give a job back without counting an attempt (preemption, drain): it counts a preemption and is
-        pending again at once, keeping its place; with dead=True it goes to the dead-letter queue with
-        `reason` as its error instead. Raises StaleLeaseError for a stale token.
+    def release(
+        self,
+        ref: LeaseRef,
+        reason: str,
+        now_ms: int,
+        dead: bool = False,
+        *,
+        counted: bool = True,
+        retry_at_ms: int | None = None,
+    ) -> None:
+        """Give a job back without counting an attempt: it is pending again at once, keeping its place.
+
+        counted: count a preemption (True: the job was preempted); False counts nothing (the job was given
+        back for a reason that is not its fault: a dispatcher deferring it or draining).
+        retry_at_ms: wait in the delayed state until then instead (as a failed job's backoff does, keeping
+        its enqueue time), still without counting an attempt.
+        dead=True: go to the dead-letter queue with `reason` as its error instead; together with
+        retry_at_ms that is a ValueError, raised before the store is touched.
+        Raises StaleLeaseError for a stale token.
         """
         ...
 
     def save_checkpoint(self, ref: LeaseRef, checkpoint_json: str) -> None:
         """Store a running job's checkpoint (JSON text); a later lease returns it. StaleLeaseError if stale."""
+        ...
+
+    def save_progress(self, ref: LeaseRef, progress_json: str) -> None:
+        """Store a running job's progress report (JSON text), replacing the last one; `get` shows it, also
+        after the job ends. StaleLeaseError if stale (and nothing changes)."""
         ...
 
     def reap(self, now_ms: int, limit: int = 1000) -> int:

@@ -42,7 +42,7 @@ if length > retention + math.min(100, math.floor(retention / 100)) then
   local old = redis.call('LPOP', P .. 'donelog', length - retention)
   local forget = {}
   for _, id in ipairs(old) do
-    for _, suffix in ipairs({ '', ':s', ':c', ':k', ':e' }) do forget[#forget + 1] = id .. suffix end
+    for _, suffix in ipairs({ '', ':s', ':c', ':k', ':e', ':g' }) do forget[#forget + 1] = id .. suffix end
   end
   call_chunked('HDEL', JOBS, forget)
 end

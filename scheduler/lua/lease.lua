@@ -1,7 +1,8 @@
 -- lease: ARGV = now, n, ttl_ms, worker, reap_limit, then the levels to serve ('all' = every level).
 -- Strict priority across levels; inside a level tenants take turns (round robin), each tenant FIFO.
 -- Returns the first token (the jobs' tokens follow it one by one), then 4 fields per job: record, enqueued,
--- level, and extras: false, or "counts<US>checkpoint<US>error" (unit separator) when any of them is set.
+-- level, and extras: false, or "counts<US>checkpoint<US>progress<US>error" (unit separator) when any of them
+-- is set (error last: it is free text; JSON never holds a raw unit separator).
 local now, need, ttl, worker, reap_limit = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 reap(now, reap_limit)
 promote_delayed(now, reap_limit)
@@ -87,7 +88,8 @@ if count == 0 then return {} end
 local ids, ask = picked.ids, {}
 for i = 1, count do
   local id = ids[i]
-  ask[4 * i - 3], ask[4 * i - 2], ask[4 * i - 1], ask[4 * i] = id, id .. ':c', id .. ':k', id .. ':e'
+  local f = 5 * (i - 1)
+  ask[f + 1], ask[f + 2], ask[f + 3], ask[f + 4], ask[f + 5] = id, id .. ':c', id .. ':k', id .. ':g', id .. ':e'
 end
 local got = redis.call('HMGET', JOBS, unpack(ask))
 local first_token = redis.call('INCRBY', P .. 'fence', count) - count
@@ -95,7 +97,8 @@ local expires = now + tonumber(ttl)
 local states, leases, out = {}, {}, { first_token + 1 }
 local per_level, dl_level, tally, buckets = {}, {}, {}, {}
 for i = 1, count do
-  local id, enq, level, record = ids[i], picked.enqs[i], picked.levels[i], got[4 * i - 3]
+  local f = 5 * (i - 1)
+  local id, enq, level, record = ids[i], picked.enqs[i], picked.levels[i], got[f + 1]
   -- the type sits right after the id in every record: '{"id":"<id>","type":"<type>",...'
   local type_start = #id + 18
   local jtype = string.sub(record, type_start, string.find(record, '"', type_start, true) - 1)
@@ -120,10 +123,10 @@ for i = 1, count do
   local b = buckets[wait]
   if not b then b = bucket_of(wait); buckets[wait] = b end
   t.waits[b] = (t.waits[b] or 0) + 1
-  local counts, checkpoint, err = got[4 * i - 2], got[4 * i - 1], got[4 * i]
+  local counts, checkpoint, progress, err = got[f + 2], got[f + 3], got[f + 4], got[f + 5]
   local extras = false
-  if counts or checkpoint or err then
-    extras = (counts or '0:0') .. '\31' .. (checkpoint or '') .. '\31' .. (err or '')
+  if counts or checkpoint or progress or err then
+    extras = (counts or '0:0') .. '\31' .. (checkpoint or '') .. '\31' .. (progress or '') .. '\31' .. (err or '')
   end
   local j = 4 * (i - 1) + 1
   out[j + 1], out[j + 2], out[j + 3], out[j + 4] = record, enq, level, extras

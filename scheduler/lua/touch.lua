@@ -1,6 +1,8 @@
--- touch: ARGV = mode ('heartbeat'|'checkpoint'), value (expiry ms | checkpoint JSON), then id, token pairs.
--- Acts only on leases held under the given token; returns 1|0 per pair.
+-- touch: ARGV = mode ('heartbeat'|'checkpoint'|'progress'), value (expiry ms | checkpoint JSON | progress
+-- JSON), then id, token pairs. Acts only on leases held under the given token; returns 1|0 per pair.
 local mode, value = ARGV[1], ARGV[2]
+local field = ({ checkpoint = ':k', progress = ':g' })[mode]
+if mode ~= 'heartbeat' and not field then return redis.error_reply('touch: unknown mode ' .. mode) end
 local ask = {}
 for i = 3, #ARGV, 2 do ask[#ask + 1] = ARGV[i] .. ':s' end
 local states = redis.call('HMGET', JOBS, unpack(ask))
@@ -14,7 +16,7 @@ for i = 1, #ask do
       live[#live + 1] = value
       live[#live + 1] = id
     else
-      redis.call('HSET', JOBS, id .. ':k', value)
+      redis.call('HSET', JOBS, id .. field, value)
     end
   end
 end

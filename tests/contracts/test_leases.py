@@ -103,7 +103,13 @@ OPS: dict[str, tuple[Callable[[JobStore, LeaseRef, int], object], object]] = {
     "fail-dead": (lambda s, ref, now: s.fail(ref, "boom", now_ms=now, retry_at_ms=None), StaleLeaseError),
     "release": (lambda s, ref, now: s.release(ref, "drain", now_ms=now), StaleLeaseError),
     "release-dead": (lambda s, ref, now: s.release(ref, "bad", now_ms=now, dead=True), StaleLeaseError),
+    "release-uncounted": (lambda s, ref, now: s.release(ref, "cap", now_ms=now, counted=False), StaleLeaseError),
+    "release-delayed": (
+        lambda s, ref, now: s.release(ref, "cap", now_ms=now, counted=False, retry_at_ms=now + 5),
+        StaleLeaseError,
+    ),
     "save_checkpoint": (lambda s, ref, now: s.save_checkpoint(ref, '{"step": 9}'), StaleLeaseError),
+    "save_progress": (lambda s, ref, now: s.save_progress(ref, '{"done": 9}'), StaleLeaseError),
 }
 
 
@@ -132,7 +138,7 @@ def test_a_stale_token_is_refused_and_changes_nothing(store, scenario, op):
             call(store, ref, T0 + 3 * TTL)
     else:
         assert call(store, ref, T0 + 3 * TTL) == refusal
-    # then nothing changed: the job (token, checkpoint, attempts, state) and the counts
+    # then nothing changed: the job (token, checkpoint, progress, attempts, state) and the counts
     assert store.get(ref.job_id) == before
     assert _snapshot(store) == snapshot
 

@@ -40,6 +40,7 @@ def test_jobs_show_prints_every_field(cli, configured_store):
     # given the job is running, so lease details exist
     store = configured_store()
     (lease,) = store.lease(1, "w-1", ttl_ms=60_000, now_ms=int(time.time() * 1000))
+    store.save_progress(lease.ref, '{"done": 40, "total": 500, "note": "page 4"}')
     out = cli.ok("jobs", "show", job_id).stdout
     for text in (
         "state",
@@ -54,6 +55,9 @@ def test_jobs_show_prints_every_field(cli, configured_store):
         '"seconds": 2',
         "lease expires",
         "checkpoint",
+        "progress",
+        '"done": 40',
+        '"note": "page 4"',
     ):
         assert text in out
     assert out.count("Z ") >= 4  # created, enqueued, deadline, leased: ISO UTC times

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ebbflow.config import load_settings
+from dispatcher.config import DispatcherConfig
+from ebbflow.config import HeadSettings, RaySettings, load_settings
 from scheduler.config import SchedulerConfig
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "ebbflow.example.toml"
@@ -18,4 +19,7 @@ def test_example_config_loads_and_matches_the_defaults(monkeypatch) -> None:
     settings = load_settings(EXAMPLE)
     assert settings.store == "sqlite"
     assert settings.scheduler == SchedulerConfig()
+    assert settings.ray == RaySettings()
+    assert settings.dispatcher == DispatcherConfig()
+    assert settings.head == HeadSettings()
     assert [schedule.name for schedule in settings.cron] == ["heartbeat"]

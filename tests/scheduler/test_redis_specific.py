@@ -39,3 +39,32 @@ def test_an_unreachable_server_is_a_store_error_naming_the_address():
         store.submit([new_job()], T0)
     with pytest.raises(StoreUnavailableError, match=r"127\.0\.0\.1:1 is unreachable"):
         store.stats()
+
+
+def test_forgetting_a_finished_job_deletes_every_field_of_it_progress_too():
+    # given a store keeping 1 finished job (so it forgets exactly, in chunks of 0), and 2 jobs that
+    # checkpointed, reported progress, failed once and were acked
+    store = RedisStore(
+        redis.Redis(host="127.0.0.1", port=6379), levels=4, namespace=f"t-{uuid.uuid4().hex}", finished_retention=1
+    )
+    try:
+        jobs = [new_job(key=f"k{i}") for i in range(2)]
+        store.submit(jobs, T0)
+        for k, job in enumerate(jobs):
+            now = T0 + 1_000 * k
+            [lease] = store.lease(1, "w", 60_000, now)
+            store.save_checkpoint(lease.ref, '{"page": 1}')
+            store.save_progress(lease.ref, '{"done": 1}')
+            store.fail(lease.ref, "boom", now, retry_at_ms=now)
+            [lease] = store.lease(1, "w", 60_000, now)
+            assert lease.job.id == job.id
+            assert store.ack([lease.ref], now + 1) == [True]
+        # then no field of the first job is left in the jobs hash; the second keeps all of its own
+        fields = store.client.hkeys(store.keys.jobs)
+        assert [f for f in fields if f.startswith(jobs[0].id)] == []
+        assert sorted(f.removeprefix(jobs[1].id) for f in fields if f.startswith(jobs[1].id)) == sorted(
+            ["", ":s", ":c", ":k", ":e", ":g"]
+        )
+    finally:
+        store.purge()
+        store.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from scheduler.config import DEFAULT_CLASSES, ClassConfig, SchedulerConfig
-from scheduler.errors import JobNotFoundError, PayloadError
+from scheduler.errors import JobNotFoundError, PayloadError, StaleLeaseError
 from scheduler.history import bucket_bounds, bucket_of
 from scheduler.ids import new_job_id
 from scheduler.job import JobState
@@ -97,6 +97,72 @@ def test_a_checkpoint_survives_a_release_and_is_size_limited(make_scheduler):
     scheduler.release(lease)
     [again] = scheduler.lease()
     assert (again.job.id, again.job.checkpoint) == (job_id, {"row": 1234})
+
+
+def test_give_back_never_counts_so_it_never_dead_letters(make_scheduler):
+    # given a scheduler allowing no preemption at all
+    scheduler = make_scheduler(SchedulerConfig(max_preemptions=0))
+    job_id = scheduler.submit("noop", tenant="acme").job_id
+    # when the job is given back many times / then it is pending at once each time, nothing counted
+    for _ in range(5):
+        assert scheduler.give_back(scheduler.lease()[0], "type at its cap") is JobState.PENDING
+        assert state_of(scheduler, job_id) == (JobState.PENDING, 3, 0, 0, None)
+    # while a release, which counts a preemption, dead-letters it at once
+    assert scheduler.release(scheduler.lease()[0], "spot reclaimed") is JobState.DEAD
+    assert state_of(scheduler, job_id)[:4] == (JobState.DEAD, 3, 0, 1)
+
+
+def test_give_back_with_a_delay_waits_then_serves_the_job_in_its_old_place(scheduler, clock):
+    # given a tenant's running job and a newer job of that tenant
+    job_id = scheduler.submit("noop", tenant="acme").job_id
+    [lease] = scheduler.lease()
+    clock.advance(1)
+    newer_id = scheduler.submit("noop", tenant="acme").job_id
+    # when the running job is given back for 2.5 s
+    assert scheduler.give_back(lease, "draining", delay_s=2.5) is JobState.DELAYED
+    # then it is delayed, nothing counted, until exactly 2.5 s later
+    assert state_of(scheduler, job_id) == (JobState.DELAYED, 3, 0, 0, None)
+    assert [got.job.id for got in scheduler.lease(5)] == [newer_id]
+    clock.advance(2.499)
+    assert scheduler.lease() == []
+    clock.advance(0.001)
+    [again] = scheduler.lease()
+    assert (again.job.id, again.job.attempts, again.job.preemptions, again.job.enqueued_ms) == (job_id, 0, 0, T0)
+
+
+def test_give_back_without_a_delay_is_pending_at_once_and_a_stale_lease_is_refused(scheduler, clock):
+    job_id = scheduler.submit("noop", tenant="acme").job_id
+    [lease] = scheduler.lease()
+    assert scheduler.give_back(lease, "deferred", delay_s=0) is JobState.PENDING
+    [again] = scheduler.lease()
+    assert again.job.id == job_id
+    # the first lease no longer holds the job: giving it back again is refused and changes nothing
+    with pytest.raises(StaleLeaseError):
+        scheduler.give_back(lease, "deferred", delay_s=5)
+    assert scheduler.get(job_id).state is JobState.RUNNING
+    assert scheduler.ack([again]) == [True]
+
+
+def test_progress_is_saved_size_limited_and_shown_after_the_job_ends(make_scheduler):
+    scheduler = make_scheduler(SchedulerConfig(max_checkpoint_bytes=40))
+    job_id = scheduler.submit("noop", tenant="acme").job_id
+    [lease] = scheduler.lease()
+    # when a report over the limit, or one that is not JSON, is saved / then it is refused, nothing kept
+    with pytest.raises(PayloadError) as refused:
+        scheduler.save_progress(lease, {"note": "x" * 40})
+    assert refused.value.field == "progress"
+    with pytest.raises(PayloadError):
+        scheduler.save_progress(lease, {"done": float("nan")})
+    assert scheduler.get(job_id).progress is None
+    # when reports within the limit are saved and the job is acked / then the last one is kept
+    scheduler.save_progress(lease, {"done": 40, "total": 500})
+    scheduler.save_progress(lease, {"done": 500, "total": 500, "note": "ok"})
+    assert scheduler.ack([lease]) == [True]
+    job = scheduler.get(job_id)
+    assert (job.state, job.progress, job.checkpoint) == (JobState.DONE, {"done": 500, "total": 500, "note": "ok"}, None)
+    # and a report through the finished lease is refused
+    with pytest.raises(StaleLeaseError):
+        scheduler.save_progress(lease, {"done": 501})
 
 
 def test_heartbeats_keep_a_lease_alive_and_maintain_reaps_it_once_they_stop(scheduler, clock):

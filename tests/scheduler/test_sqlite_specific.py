@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from scheduler.errors import StaleLeaseError, StoreUnavailableError
 from scheduler.job import JobState, NewJob
-from scheduler.sqlite_schema import SCHEMA_VERSION
+from scheduler.sqlite_schema import SCHEMA, SCHEMA_VERSION
 from scheduler.sqlite_store import SQLiteStore
 from tests.stores import T0, StoreSpec, drain, new_job
 
@@ -48,6 +48,93 @@ def test_a_file_from_a_newer_schema_is_refused(tmp_path):
     db.close()
     with pytest.raises(StoreUnavailableError, match="newer"):
         SQLiteStore(path, levels=4)
+
+
+# The jobs table as schema version 1 created it (before jobs.progress); the other tables are unchanged.
+V1_JOBS_DDL = """CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    record TEXT NOT NULL,
+    type TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    max_attempts INTEGER NOT NULL,
+    submitted_level INTEGER NOT NULL,
+    key TEXT,
+    deadline_ms INTEGER,
+    state TEXT NOT NULL,
+    level INTEGER NOT NULL,
+    enqueued_ms INTEGER NOT NULL,
+    ready_ms INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    preemptions INTEGER NOT NULL DEFAULT 0,
+    checkpoint TEXT,
+    error TEXT,
+    token INTEGER,
+    worker TEXT,
+    leased_ms INTEGER,
+    expires_ms INTEGER,
+    finished_ms INTEGER,
+    done_seq INTEGER
+)"""
+
+
+def _v1_file(path, jobs: list[NewJob]) -> None:
+    """A store file as schema version 1 wrote it, holding `jobs` pending at their level since T0."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute(V1_JOBS_DDL)
+        for statement in SCHEMA:  # CREATE ... IF NOT EXISTS: the v1 jobs table stays as it is
+            db.execute(statement)
+        db.executemany(
+            "INSERT INTO jobs (id, record, type, tenant, max_attempts, submitted_level, key, deadline_ms, state,"
+            " level, enqueued_ms, checkpoint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, '{\"page\": 2}')",
+            [
+                (j.id, j.record(), j.type, j.tenant, j.max_attempts, j.level, j.key, j.deadline_ms, j.level, T0)
+                for j in jobs
+            ],
+        )
+        db.execute("INSERT INTO rr (level, tenant, turn) VALUES (3, 't1', 1)")
+        db.execute("PRAGMA user_version = 1")
+    finally:
+        db.close()
+
+
+def _columns(path) -> list[str]:
+    db = sqlite3.connect(path)
+    try:
+        return [row[1] for row in db.execute("PRAGMA table_info(jobs)")]
+    finally:
+        db.close()
+
+
+def test_a_file_of_schema_version_1_gains_the_progress_column_and_keeps_its_jobs(tmp_path):
+    # given a file written by schema version 1, with two pending jobs
+    path = tmp_path / "v1.db"
+    jobs = [new_job(level=3), new_job(level=3)]
+    _v1_file(path, jobs)
+    assert "progress" not in _columns(path)
+    # when the store opens it
+    with SQLiteStore(path, levels=4) as store:
+        # then its jobs read back as before, with no progress
+        got = store.get(jobs[0].id)
+        assert got is not None
+        assert (got.state, got.checkpoint, got.progress) == (JobState.PENDING, {"page": 2}, None)
+        # and progress can be reported and read back
+        [lease] = store.lease(1, "w", ttl_ms=60_000, now_ms=T0 + 1)
+        assert lease.job.id == jobs[0].id
+        store.save_progress(lease.ref, '{"done": 3}')
+        assert store.get(jobs[0].id).progress == {"done": 3}
+    # and the file is at the current version, with the column added once
+    assert _columns(path).count("progress") == 1
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    finally:
+        db.close()
+    # when it is opened again / then nothing is added twice and the data is still there
+    with SQLiteStore(path, levels=4) as store:
+        assert store.get(jobs[0].id).progress == {"done": 3}
+        assert store.get(jobs[1].id).state is JobState.PENDING
+    assert _columns(path).count("progress") == 1
 
 
 def test_a_closed_store_refuses_calls(tmp_path):
@@ -131,6 +218,10 @@ def test_a_stale_token_changes_nothing(tmp_path):
         store.release(old.ref, "late", now_ms=T0 + 20)
     with pytest.raises(StaleLeaseError):
         store.save_checkpoint(old.ref, "{}")
+    with pytest.raises(StaleLeaseError):
+        store.save_progress(old.ref, "{}")
+    with pytest.raises(StaleLeaseError):
+        store.release(old.ref, "late", now_ms=T0 + 20, counted=False, retry_at_ms=T0 + 30)
     assert store.ack([old.ref], now_ms=T0 + 20) == [False]
     assert store.heartbeat([old.ref, new.ref], ttl_ms=5, now_ms=T0 + 20) == [False, True]
     got = store.get(new.job.id)
@@ -165,6 +256,9 @@ def _exercise(store: SQLiteStore) -> None:
     store.fail(leases[1].ref, "e", now_ms=T0, retry_at_ms=T0 + 5)
     store.fail(leases[2].ref, "e", now_ms=T0, retry_at_ms=None)
     store.release(leases[3].ref, "r", now_ms=T0)
+    store.save_progress(leases[4].ref, "{}")
+    store.release(leases[4].ref, "deferred", now_ms=T0, counted=False, retry_at_ms=T0 + 5)
+    store.release(leases[5].ref, "deferred", now_ms=T0, counted=False)
     store.reap(now_ms=T0 + 5_000)
     store.lease(2, "w", ttl_ms=1000, now_ms=T0 + 6_000)
     store.move([jobs[-1].id], to_level=0, reason="aging", now_ms=T0)

@@ -1,0 +1,78 @@
+"""The head service: the dispatcher onto Ray, plus the scheduler's maintenance and cron, in one process.
+
+Everything runs on one thread between dispatcher steps (a store connection is not shared across threads),
+each on its own period. SIGTERM or Ctrl-C drains the dispatcher: no new leases, running jobs get
+`dispatcher.drain_timeout_s` to finish, the rest go back to the queue without counting against them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dispatcher.dispatcher import Dispatcher
+from dispatcher.inflight import DispatchCounts
+from dispatcher.markets import Market
+from dispatcher.runtime import connect, disconnect
+from ebbflow.config import Settings
+from ebbflow.stores import StoreSource, open_scheduler
+from scheduler.cron import CronRunner
+from scheduler.errors import SchedulerError
+from scheduler.queue import Scheduler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Every:
+    """Runs `action` at most once per `period_s`; a failure is logged and tried again next period, so a
+    store hiccup in maintenance never stops the dispatcher."""
+
+    period_s: float
+    action: Callable[[], Any]
+    clock: Callable[[], float] = time.monotonic
+    _next: float = field(default=0.0, init=False)
+
+    def __call__(self) -> None:
+        now = self.clock()
+        if now < self._next:
+            return
+        self._next = now + self.period_s
+        try:
+            self.action()
+        except SchedulerError as err:
+            log.warning("%s failed: %s", getattr(self.action, "__name__", "periodic task"), err)
+
+
+def head_name() -> str:
+    return f"head-{socket.gethostname()}-{os.getpid()}"
+
+
+def run_head(
+    settings: Settings, scheduler: Scheduler | None = None, until: Callable[[], bool] | None = None
+) -> DispatchCounts:
+    """Connect to Ray (settings.ray), dispatch until SIGTERM/SIGINT or `until()`, drain, disconnect."""
+    scheduler = scheduler or open_scheduler(settings)
+    local_slots = {Market.SPOT: settings.ray.local_spot_slots, Market.ON_DEMAND: settings.ray.local_ondemand_slots}
+    connect(settings.ray.address, local_slots)
+    dispatcher = Dispatcher(scheduler, settings.dispatcher, StoreSource.from_settings(settings), head_name())
+    cron = CronRunner(scheduler, settings.cron)
+    hooks = [
+        Every(settings.head.maintain_every_s, scheduler.maintain),
+        Every(settings.head.cron_every_s, cron.tick),
+        Every(settings.head.report_every_s, lambda: log.info("%s", dispatcher.counts.summary())),
+    ]
+    stop_signals = (signal.SIGTERM, signal.SIGINT)
+    previous = {sig: signal.signal(sig, lambda *_: dispatcher.request_stop()) for sig in stop_signals}
+    try:
+        return dispatcher.run(until, hooks)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        disconnect()

@@ -1,0 +1,103 @@
+"""Job types for the dispatcher's Ray tests. They run on Ray workers (importable there because Ray puts the
+driver's working directory on the workers' path) and record what happened in Redis under payload["key"]:
+
+    <key>:runs     hash  job id -> how many times its run started
+    <key>:effects  hash  job id -> JSON {node, start, end, ...}, written once (HSETNX: an idempotent effect)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from functools import cache
+from typing import Any
+
+import ray
+import redis
+
+from dispatcher.context import JobInterrupted
+from scheduler.job import JSONValue
+from scheduler.registry import JobType
+
+RECORD_SCHEMA = {
+    "type": "object",
+    "properties": {"key": {"type": "string"}, "sleep": {"type": "number", "minimum": 0}},
+    "required": ["key"],
+}
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis(host="127.0.0.1", port=6379, decode_responses=True)
+
+
+def _effect(payload: Any, ctx: Any, started: float, **extra: JSONValue) -> None:
+    node = ray.get_runtime_context().get_node_id()
+    record = {"node": node, "start": started, "end": time.time(), **extra}
+    _redis().hsetnx(f"{payload['key']}:effects", ctx.job.id, json.dumps(record))
+
+
+def _started(payload: Any, ctx: Any) -> float:
+    _redis().hincrby(f"{payload['key']}:runs", ctx.job.id, 1)
+    return time.time()
+
+
+def run_record(payload: Any, ctx: Any) -> None:
+    started = _started(payload, ctx)
+    time.sleep(payload.get("sleep", 0))
+    _effect(payload, ctx, started)
+
+
+def run_boom(payload: Any, ctx: Any) -> None:
+    raise ValueError("boom from the test job")
+
+
+def run_resume(payload: Any, ctx: Any) -> None:
+    """First run: checkpoint, report progress, then kill its own worker process. Second run: resume."""
+    started = _started(payload, ctx)
+    if ctx.checkpoint is None:
+        ctx.save_checkpoint({"step": 1})
+        ctx.report_progress({"done": 1, "total": 2})
+        os._exit(3)
+    ctx.report_progress({"done": 2, "total": 2})
+    _effect(payload, ctx, started, resumed_from=ctx.checkpoint["step"])
+
+
+def run_drainable(payload: Any, ctx: Any) -> None:
+    """Works up to payload.sleep seconds unless its node is drained: then checkpoints and hands itself back."""
+    started = _started(payload, ctx)
+    if ctx.checkpoint is not None:
+        _effect(payload, ctx, started, resumed_from=ctx.checkpoint["drained_on"])
+        return
+    while time.time() - started < payload.get("sleep", 0):
+        if ctx.stop_requested():
+            ctx.save_checkpoint({"drained_on": ray.get_runtime_context().get_node_id()})
+            raise JobInterrupted("node draining")
+        time.sleep(0.1)
+    _effect(payload, ctx, started)
+
+
+REC = JobType("t-rec", RECORD_SCHEMA, expected_run_s=0.3, run=run_record)
+REC_SPOT = JobType(
+    "t-rec-spot", RECORD_SCHEMA, expected_run_s=0.3, run=run_record, markets="spot", max_spot_concurrency=2
+)
+REC_OD = JobType("t-rec-od", RECORD_SCHEMA, expected_run_s=0.3, run=run_record, markets="on-demand")
+TINY = JobType("t-tiny", RECORD_SCHEMA, expected_run_s=0.001, run=run_record)
+HANG = JobType("t-hang", RECORD_SCHEMA, expected_run_s=0.1, run=run_record, time_limit_s=1.0)
+BOOM = JobType("t-boom", None, run=run_boom)
+RESUME = JobType("t-resume", RECORD_SCHEMA, run=run_resume, markets="any")
+DRAINABLE = JobType("t-drainable", RECORD_SCHEMA, expected_run_s=5, run=run_drainable)
+TYPES = (REC, REC_SPOT, REC_OD, TINY, HANG, BOOM, RESUME, DRAINABLE)
+
+
+def effects(key: str) -> dict[str, dict[str, Any]]:
+    return {job_id: json.loads(value) for job_id, value in _redis().hgetall(f"{key}:effects").items()}
+
+
+def runs(key: str) -> dict[str, int]:
+    return {job_id: int(n) for job_id, n in _redis().hgetall(f"{key}:runs").items()}
+
+
+def forget(key: str) -> None:
+    _redis().delete(f"{key}:effects", f"{key}:runs")
