@@ -36,6 +36,7 @@ from scheduler.queue import Scheduler
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 0.25  # longest wait for a task to finish when no slot is free (keeps heartbeats on time)
+WARM_UP_TIMEOUT_S = 30.0
 KILL_WAIT_S = 5.0  # after a forced cancel, how long to wait for Ray to report the task gone
 HINT_SMOOTHING = 0.2
 NO_LEVELS: list[int] = []
@@ -79,6 +80,7 @@ class Dispatcher:
     def run(self, until: Callable[[], bool] | None = None, every: Sequence[Callable[[], None]] = ()) -> DispatchCounts:
         """Dispatch until `request_stop()` (SIGTERM) or `until()`, then drain; `every` runs after each step."""
         try:
+            self.warm_up()
             while not self._stop and (until is None or not until()):
                 self.step()
                 for hook in every:
@@ -86,6 +88,21 @@ class Dispatcher:
         finally:
             self.drain()
         return self.counts
+
+    def warm_up(self, timeout_s: float = WARM_UP_TIMEOUT_S) -> None:
+        """Start one empty task per slot, so the first jobs (an urgent one on the on-demand floor, say) do
+        not wait for Ray to start a worker process (a cold start costs 100+ ms, seconds on a busy node)."""
+        self.slots = self._read_slots()
+        self._next_slots = self._clock() + self.config.capacity_refresh_s
+        task = self._remote()
+        refs = [
+            task.options(num_cpus=0, resources={MARKET_RESOURCE[market]: 1}, max_retries=0).remote({}, None, [])
+            for market, count in self.slots.items()
+            for _ in range(count)
+        ]
+        _, late = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
+        for ref in late:
+            ray.cancel(ref, force=True)
 
     def request_stop(self) -> None:
         """Safe from a signal handler: the loop finishes its step, then drains."""

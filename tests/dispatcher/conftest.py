@@ -1,5 +1,5 @@
 """A local multi-node Ray cluster (2 spot nodes of 2 slots, 1 on-demand node of 2 slots) shared by a test
-module, and a fresh Redis-backed head per test."""
+session, and a fresh Redis-backed head per test."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ SHAPE = (NodeSpec(Market.SPOT, 2), NodeSpec(Market.SPOT, 2), NodeSpec(Market.ON_
 RUN_LIMIT_S = 120.0  # a dispatch that has not finished by then is a failure, not a hang
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster() -> Iterator[LocalCluster]:
     local = LocalCluster(SHAPE)
     local.start()

@@ -82,13 +82,14 @@ REC = JobType("t-rec", RECORD_SCHEMA, expected_run_s=0.3, run=run_record)
 REC_SPOT = JobType(
     "t-rec-spot", RECORD_SCHEMA, expected_run_s=0.3, run=run_record, markets="spot", max_spot_concurrency=2
 )
+REC_ANY = JobType("t-rec-any", RECORD_SCHEMA, expected_run_s=1, run=run_record, markets="any")
 REC_OD = JobType("t-rec-od", RECORD_SCHEMA, expected_run_s=0.3, run=run_record, markets="on-demand")
 TINY = JobType("t-tiny", RECORD_SCHEMA, expected_run_s=0.001, run=run_record)
 HANG = JobType("t-hang", RECORD_SCHEMA, expected_run_s=0.1, run=run_record, time_limit_s=1.0)
 BOOM = JobType("t-boom", None, run=run_boom)
 RESUME = JobType("t-resume", RECORD_SCHEMA, run=run_resume, markets="any")
-DRAINABLE = JobType("t-drainable", RECORD_SCHEMA, expected_run_s=5, run=run_drainable)
-TYPES = (REC, REC_SPOT, REC_OD, TINY, HANG, BOOM, RESUME, DRAINABLE)
+DRAINABLE = JobType("t-drainable", RECORD_SCHEMA, expected_run_s=5, run=run_drainable, markets="any")
+TYPES = (REC, REC_SPOT, REC_ANY, REC_OD, TINY, HANG, BOOM, RESUME, DRAINABLE)
 
 
 def effects(key: str) -> dict[str, dict[str, Any]]:
