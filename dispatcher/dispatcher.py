@@ -15,7 +15,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import ray
 from ray.exceptions import RayError
@@ -35,6 +35,8 @@ from scheduler.queue import Scheduler
 
 log = logging.getLogger(__name__)
 
+Outcome = Literal["done", "retry", "dead", "lost"]
+
 IDLE_WAIT_S = 0.25  # longest wait for a task to finish when no slot is free (keeps heartbeats on time)
 WARM_UP_TIMEOUT_S = 30.0
 KILL_WAIT_S = 5.0  # after a forced cancel, how long to wait for Ray to report the task gone
@@ -51,12 +53,14 @@ class Dispatcher:
         name: str = "dispatcher",
         slots: Callable[[], dict[Market, int]] = read_slots,
         clock: Callable[[], float] = time.monotonic,
+        on_outcome: Callable[[Lease, Outcome, float], None] | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.config = config or DispatcherConfig()
         self.source = source  # lets jobs on workers save checkpoints and progress; None: they cannot
         self.name = name
         self._read_slots = slots
+        self.on_outcome = on_outcome  # called with each job's lease, outcome and run seconds as it ends
         self._clock = clock
         registry = scheduler.registry
         self.types = {type_name: registry.get(type_name) for type_name in registry.names()}
@@ -227,14 +231,16 @@ class Dispatcher:
         self._report(task.plan.leases, results)
 
     def _report(self, leases: Sequence[Lease], results: Sequence[JobResult]) -> None:
-        finished = [lease for lease, result in zip(leases, results, strict=True) if result.outcome == "ok"]
-        acked = self.scheduler.ack(finished) if finished else []
+        finished = [(lease, r) for lease, r in zip(leases, results, strict=True) if r.outcome == "ok"]
+        acked = self.scheduler.ack([lease for lease, _ in finished]) if finished else []
         self.counts.done += sum(acked)
         self.counts.lost += len(acked) - sum(acked)
+        for (lease, result), ok in zip(finished, acked, strict=True):
+            self._emit(lease, "done" if ok else "lost", result.run_s)
         for lease, result in zip(leases, results, strict=True):
             self.sizer.observe(lease.job.type, result.run_s)
             if result.outcome == "error":
-                self._fail(lease, result.error or "failed")
+                self._fail(lease, result.error or "failed", run_s=result.run_s)
             elif result.outcome == "interrupted":
                 self._release(lease, "interrupted: the job stopped early for a node drain")
 
@@ -264,17 +270,23 @@ class Dispatcher:
 
     # -- reporting to the scheduler ------------------------------------------------------------------
 
-    def _fail(self, lease: Lease, error: str, retryable: bool = True) -> bool:
+    def _fail(self, lease: Lease, error: str, retryable: bool = True, run_s: float = 0.0) -> bool:
         try:
             state = self.scheduler.fail(lease, error, retryable)
         except StaleLeaseError:
             self.counts.lost += 1
+            self._emit(lease, "lost", run_s)
             return False
         if state is JobState.DEAD:
             self.counts.dead += 1
         else:
             self.counts.retried += 1
+        self._emit(lease, "dead" if state is JobState.DEAD else "retry", run_s)
         return True
+
+    def _emit(self, lease: Lease, outcome: Outcome, run_s: float) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(lease, outcome, run_s)
 
     def _release(self, lease: Lease, reason: str) -> None:
         try:

@@ -11,10 +11,11 @@ import ray
 from dispatcher.markets import MARKET_RESOURCE, Market
 
 
-def connect(address: str | None, local_slots: Mapping[Market, int]) -> None:
-    """Join the cluster at `address`, or start a private local Ray when it is None. Idempotent."""
+def connect(address: str | None, local_slots: Mapping[Market, int]) -> bool:
+    """Join the cluster at `address`, or start a private local Ray when it is None. False (and nothing
+    done) when this process is already connected: then the caller must not disconnect it either."""
     if ray.is_initialized():
-        return
+        return False
     # Ray 2.60 switches token auth on by itself once ~/.ray/auth_token exists (notes §0.1); our clusters
     # run without it unless the operator sets RAY_AUTH_MODE.
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -31,6 +32,7 @@ def connect(address: str | None, local_slots: Mapping[Market, int]) -> None:
         )
     else:
         ray.init(address=address, configure_logging=False, log_to_driver=False)
+    return True
 
 
 def disconnect() -> None:

@@ -10,6 +10,7 @@ import logging
 import os
 import random
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, Any
@@ -23,15 +24,16 @@ from ebbflow.config import CONFIG_ENV, RaySettings, Settings, load_settings
 from ebbflow.config_errors import dotted
 from ebbflow.crons import tick_results
 from ebbflow.dead_letters import all_dead_ids
-from ebbflow.demo import INVALID_SLEEP_PAYLOADS, level_summaries, serve_order, submit_demo
+from ebbflow.demo import INVALID_SLEEP_PAYLOADS, level_summaries, record_of, serve_order, submit_demo
 from ebbflow.durations import DURATION
 from ebbflow.inputs import read_payload
-from ebbflow.local_worker import LocalWorker
+from ebbflow.local_worker import LocalWorker, Outcome, RunRecord
 from ebbflow.ray_worker import worker
 from ebbflow.reports import history_rows
 from ebbflow.stores import open_scheduler
 from scheduler.cron import CronRunner
 from scheduler.errors import ConfigError, SchedulerError
+from scheduler.job import Lease
 from scheduler.queue import Scheduler
 
 ERROR_EXIT = 2
@@ -284,23 +286,40 @@ def work(app: App, max_jobs: int | None, idle_exit: bool, batch: int, worker_nam
 @click.option("--jobs", "job_count", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--tenants", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--seed", type=int, help="random seed, to repeat a run's mix of jobs")
+@click.option("--in-process", is_flag=True, help="run the jobs in this process instead of on a local Ray")
 @pass_app
-def demo(app: App, job_count: int, tenants: int, seed: int | None) -> None:
+def demo(app: App, job_count: int, tenants: int, seed: int | None, in_process: bool) -> None:
     """Queue and run a mix of short jobs.
 
     Submits noop and sleep jobs across classes and tenants (plus a few invalid ones, which are refused),
-    runs them in this process and shows how each level was served.
+    runs them through the dispatcher on a local Ray (ray.address when set) and shows how each level was served.
     """
     scheduler, console = app.scheduler(), render.make_console()
     submitted = submit_demo(scheduler, job_count, tenants, random.Random(seed))
     console.print(render_run.demo_submission(submitted, len(INVALID_SLEEP_PAYLOADS)))
     with render_run.worker_progress(console, sum(scheduler.store.stats().pending.values())) as advance:
-        counts = LocalWorker(scheduler, "demo", idle_exit=True, on_record=advance).run()
-    ours = [r for r in counts.records if r.job_id in submitted.created]
+        if in_process:
+            records = LocalWorker(scheduler, "demo", idle_exit=True, on_record=advance).run().records
+        else:
+            records = _run_on_ray(app.settings, scheduler, advance)
+    ours = [r for r in records if r.job_id in submitted.created]
     summaries = level_summaries(ours, submitted.created)
-    others = len(counts.records) - len(ours)
+    others = len(records) - len(ours)
     dead = scheduler.store.stats().dead
     console.print(render_run.demo_summary(summaries, serve_order(ours), dead, others, scheduler.config))
+
+
+def _run_on_ray(settings: Settings, scheduler: Scheduler, advance: Callable[[RunRecord], None]) -> list[RunRecord]:
+    from ebbflow.head import run_until_empty  # imports Ray: only for the commands that use it
+
+    records: list[RunRecord] = []
+
+    def collect(lease: Lease, outcome: Outcome, run_s: float) -> None:
+        records.append(record_of(lease, outcome, run_s))
+        advance(records[-1])
+
+    run_until_empty(settings, scheduler, collect)
+    return sorted(records, key=lambda record: record.token)  # lease order, as the serve order is told
 
 
 @main.command()

@@ -12,10 +12,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ebbflow.local_worker import RunRecord
+from ebbflow.local_worker import Outcome, RunRecord
 from scheduler.errors import InvalidJobError
 from scheduler.history import TimingSummary, bucket_of, merge, summarize
-from scheduler.job import JSONValue, NewJob
+from scheduler.job import JSONValue, Lease, NewJob
 from scheduler.queue import Scheduler
 
 CLASSES = ("new-signup", "daily-active", "weekly-active", "monthly-active", "batch")
@@ -86,6 +86,13 @@ def _summary(level: int, group: list[RunRecord]) -> LevelSummary:
     waits = merge({bucket_of(r.wait_ms): 1} for r in group)
     runs = merge({bucket_of(round(r.run_ms)): 1} for r in group)
     return LevelSummary(level, len(group), summarize(waits), summarize(runs))
+
+
+def record_of(lease: Lease, outcome: Outcome, run_s: float) -> RunRecord:
+    """A dispatcher outcome as the local worker would have recorded it."""
+    job = lease.job
+    wait_ms = lease.leased_ms - (job.enqueued_ms if job.enqueued_ms is not None else job.created_ms)
+    return RunRecord(job.id, job.type, job.tenant, job.level, wait_ms, run_s * 1000, outcome, lease.token)
 
 
 def serve_order(records: Sequence[RunRecord]) -> list[tuple[int, int]]:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dispatcher.dispatcher import Dispatcher
+from dispatcher.dispatcher import Dispatcher, Outcome
 from dispatcher.inflight import DispatchCounts
 from dispatcher.markets import Market
 from dispatcher.runtime import connect, disconnect
@@ -24,6 +24,7 @@ from ebbflow.config import Settings
 from ebbflow.stores import StoreSource, open_scheduler
 from scheduler.cron import CronRunner
 from scheduler.errors import SchedulerError
+from scheduler.job import Lease
 from scheduler.queue import Scheduler
 
 log = logging.getLogger(__name__)
@@ -54,13 +55,37 @@ def head_name() -> str:
     return f"head-{socket.gethostname()}-{os.getpid()}"
 
 
+def connect_ray(settings: Settings) -> bool:
+    """Connect to settings.ray.address, or start the local Ray; True if this call made the connection."""
+    local_slots = {Market.SPOT: settings.ray.local_spot_slots, Market.ON_DEMAND: settings.ray.local_ondemand_slots}
+    return connect(settings.ray.address, local_slots)
+
+
+def run_until_empty(
+    settings: Settings, scheduler: Scheduler, on_outcome: Callable[[Lease, Outcome, float], None]
+) -> DispatchCounts:
+    """Dispatch on Ray until nothing is pending, running or delayed (the demo's run)."""
+    connected = connect_ray(settings)
+    source = StoreSource.from_settings(settings)
+    dispatcher = Dispatcher(scheduler, settings.dispatcher, source, head_name(), on_outcome=on_outcome)
+
+    def empty() -> bool:
+        stats = scheduler.store.stats()
+        return sum(stats.pending.values()) + sum(stats.running.values()) + stats.delayed == 0
+
+    try:
+        return dispatcher.run(until=empty)
+    finally:
+        if connected:
+            disconnect()
+
+
 def run_head(
     settings: Settings, scheduler: Scheduler | None = None, until: Callable[[], bool] | None = None
 ) -> DispatchCounts:
     """Connect to Ray (settings.ray), dispatch until SIGTERM/SIGINT or `until()`, drain, disconnect."""
     scheduler = scheduler or open_scheduler(settings)
-    local_slots = {Market.SPOT: settings.ray.local_spot_slots, Market.ON_DEMAND: settings.ray.local_ondemand_slots}
-    connect(settings.ray.address, local_slots)
+    connected = connect_ray(settings)
     dispatcher = Dispatcher(scheduler, settings.dispatcher, StoreSource.from_settings(settings), head_name())
     cron = CronRunner(scheduler, settings.cron)
     hooks = [
@@ -75,4 +100,5 @@ def run_head(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        disconnect()
+        if connected:
+            disconnect()

@@ -36,6 +36,7 @@ class RunRecord:
     wait_ms: int  # from entering its level queue to the lease
     run_ms: float
     outcome: Outcome  # lost: the lease was gone (expired, taken over) when the worker reported back
+    token: int = 0  # the lease's fencing token: tokens rise in the order jobs were leased
 
 
 @dataclass(slots=True)
@@ -148,7 +149,7 @@ class LocalWorker:
         job = lease.job
         wait_ms = lease.leased_ms - (job.enqueued_ms if job.enqueued_ms is not None else job.created_ms)
         run_ms = (self.clock() - started) * 1000
-        return RunRecord(job.id, job.type, job.tenant, job.level, wait_ms, run_ms, outcome)
+        return RunRecord(job.id, job.type, job.tenant, job.level, wait_ms, run_ms, outcome, lease.token)
 
     def _execute(self, lease: Lease) -> Outcome:
         run = self._runner(lease.job.type)

@@ -1,5 +1,6 @@
 """A local multi-node Ray cluster (2 spot nodes of 2 slots, 1 on-demand node of 2 slots) shared by a test
-session, and a fresh Redis-backed head per test."""
+module, and a fresh Redis-backed head per test. Module scope, not session: the cluster's driver connection
+must not outlive the module, or a later test's local Ray would attach to this cluster instead."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ SHAPE = (NodeSpec(Market.SPOT, 2), NodeSpec(Market.SPOT, 2), NodeSpec(Market.ON_
 RUN_LIMIT_S = 120.0  # a dispatch that has not finished by then is a failure, not a hang
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
     local = LocalCluster(SHAPE)
     local.start()
