@@ -33,6 +33,12 @@ def read_slots() -> dict[Market, int]:
     return slots_per_market(nodes, draining_node_ids())
 
 
+def alive_slots() -> dict[Market, int]:
+    """Slots of every alive node, draining or not."""
+    nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
+    return slots_per_market(nodes)
+
+
 def draining_node_ids() -> set[str]:
     try:
         from ray._private.state import state

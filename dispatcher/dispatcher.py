@@ -15,13 +15,14 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import Any, Literal
 
 import ray
 from ray.exceptions import RayError
 
 from dispatcher.batching import BatchSizer
-from dispatcher.capacity import read_slots
+from dispatcher.capacity import alive_slots, read_slots
 from dispatcher.config import DispatcherConfig
 from dispatcher.context import SchedulerSource
 from dispatcher.inflight import DispatchCounts, Held, RunningTask
@@ -29,7 +30,7 @@ from dispatcher.markets import MARKET_RESOURCE, Market
 from dispatcher.outcomes import classify, describe
 from dispatcher.placement import TOP_LEVEL, PoolState, TaskPlan, place
 from dispatcher.task import JobResult, run_jobs
-from scheduler.errors import StaleLeaseError
+from scheduler.errors import SchedulerError, StaleLeaseError
 from scheduler.job import JobState, Lease
 from scheduler.queue import Scheduler
 
@@ -89,8 +90,12 @@ class Dispatcher:
                 self.step()
                 for hook in every:
                     hook()
-        finally:
-            self.drain()
+        except BaseException:
+            # Best effort: whatever stopped us (a store that went away, say) must not be hidden by the drain.
+            with suppress(SchedulerError):
+                self.drain()
+            raise
+        self.drain()
         return self.counts
 
     def warm_up(self, timeout_s: float = WARM_UP_TIMEOUT_S) -> None:
@@ -99,6 +104,8 @@ class Dispatcher:
         self.slots = self._read_slots()
         self._next_slots = self._clock() + self.config.capacity_refresh_s
         task = self._remote()
+        if not any(self.slots.values()):
+            return
         refs = [
             task.options(num_cpus=0, resources={MARKET_RESOURCE[market]: 1}, max_retries=0).remote({}, None, [])
             for market, count in self.slots.items()
@@ -117,6 +124,7 @@ class Dispatcher:
         if now >= self._next_slots:
             self.slots = self._read_slots()
             self._next_slots = now + self.config.capacity_refresh_s
+            self._stop_tasks_of_vanished_markets()
         if not self._draining:
             self._start_more(now)
         self._collect(self._wait_s())
@@ -255,9 +263,9 @@ class Dispatcher:
             for lease in leases:
                 if self._fail(lease, f"time limit exceeded: ran longer than {limit} s"):
                     self.counts.timed_out += 1
-        elif task.stop_reason == "drain":
+        elif task.stop_reason in ("drain", "no capacity"):
             for lease in leases:
-                self._give_back(lease, "given back: the dispatcher was draining")
+                self._give_back(lease, f"given back: {task.stop_reason}")
         elif verdict == "crashed" and len(leases) > 1:
             # Which job killed the worker is unknown: release them all and run this type alone for a while.
             self.sizer.isolate(leases[0].job.type)
@@ -326,6 +334,18 @@ class Dispatcher:
         for task in self.running.values():
             if task.deadline is not None and now > task.deadline and task.stop_reason is None:
                 task.stop_reason = "time limit"
+                ray.cancel(task.ref, force=True)
+
+    def _stop_tasks_of_vanished_markets(self) -> None:
+        """A market with no node left cannot run the tasks Ray still holds for it (a task on a dead node
+        fails by itself, one still waiting would wait forever): cancel them and give their jobs back."""
+        suspects = [t for t in self.running.values() if self.slots.get(t.plan.market, 0) == 0 and not t.stop_reason]
+        if not suspects:
+            return
+        alive = alive_slots()  # draining nodes count here: their running jobs may still finish or checkpoint
+        for task in suspects:
+            if alive.get(task.plan.market, 0) == 0:
+                task.stop_reason = "no capacity"
                 ray.cancel(task.ref, force=True)
 
     def _give_back_unplaced(self, now: float) -> None:

@@ -10,7 +10,7 @@ from dispatcher.markets import Market
 from dispatcher.placement import TaskPlan
 from scheduler.job import Lease
 
-StopReason = Literal["time limit", "drain"]
+StopReason = Literal["time limit", "drain", "no capacity"]
 
 
 @dataclass(frozen=True, slots=True)
