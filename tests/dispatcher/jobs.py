@@ -78,6 +78,15 @@ def run_drainable(payload: Any, ctx: Any) -> None:
     _effect(payload, ctx, started)
 
 
+def run_fenced(payload: Any, ctx: Any) -> None:
+    """Works, then saves which run it was as its checkpoint, then records its effect."""
+    run = _redis().hincrby(f"{payload['key']}:runs", ctx.job.id, 1)
+    started = time.time()
+    time.sleep(payload.get("sleep", 0))
+    ctx.save_checkpoint({"run": run})  # refused (StaleLeaseError) when this run's lease was taken over
+    _effect(payload, ctx, started, run=run)
+
+
 REC = JobType("t-rec", RECORD_SCHEMA, expected_run_s=0.3, run=run_record)
 REC_SPOT = JobType(
     "t-rec-spot", RECORD_SCHEMA, expected_run_s=0.3, run=run_record, markets="spot", max_spot_concurrency=2
@@ -89,7 +98,8 @@ HANG = JobType("t-hang", RECORD_SCHEMA, expected_run_s=0.1, run=run_record, time
 BOOM = JobType("t-boom", None, run=run_boom)
 RESUME = JobType("t-resume", RECORD_SCHEMA, run=run_resume, markets="any")
 DRAINABLE = JobType("t-drainable", RECORD_SCHEMA, expected_run_s=5, run=run_drainable, markets="any")
-TYPES = (REC, REC_SPOT, REC_ANY, REC_OD, TINY, HANG, BOOM, RESUME, DRAINABLE)
+FENCED = JobType("t-fenced", RECORD_SCHEMA, expected_run_s=1, run=run_fenced)
+TYPES = (FENCED, REC, REC_SPOT, REC_ANY, REC_OD, TINY, HANG, BOOM, RESUME, DRAINABLE)
 
 
 def effects(key: str) -> dict[str, dict[str, Any]]:

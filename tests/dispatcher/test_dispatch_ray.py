@@ -103,7 +103,8 @@ def test_a_killed_spot_node_loses_no_job(full_cluster: LocalCluster, head: Head)
     assert all(head.scheduler.get(j).state is JobState.DONE for j in ids)
     assert counts.done == 200 and counts.retried == counts.dead == counts.lost == 0
     assert counts.preempted >= 1
+    # (a job can be preempted twice: Ray may place its retry on the victim before GCS has marked it dead)
     preempted = [j for j in ids if head.scheduler.get(j).preemptions > 0]
-    assert len(preempted) == counts.preempted
+    assert sum(head.scheduler.get(j).preemptions for j in ids) == counts.preempted
     assert all(effects[j]["node"] != victim for j in preempted)  # they ran again elsewhere
     assert all(head.scheduler.get(j).attempts == 0 for j in ids)
