@@ -30,6 +30,7 @@ test: lint services
 bench: $(STAMP) services
 	$(BIN)/python bench/queue_throughput.py
 	$(BIN)/python bench/priority_latency.py
+	$(BIN)/python bench/dispatch_throughput.py
 
 clean:
 	rm -rf $(VENV) .ebbflow

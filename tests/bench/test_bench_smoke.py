@@ -27,3 +27,9 @@ def test_priority_latency_leases_the_urgent_job_first() -> None:
     # the script raises (non-zero exit) if any urgent job was not the one leased
     out = run("bench/priority_latency.py", "--backlog", "3000", "--tries", "20", "--tenants", "10")
     assert "behind 3,000 background jobs" in out
+
+
+def test_dispatch_throughput_prints_both_rates_and_the_urgent_latency() -> None:
+    out = run("bench/dispatch_throughput.py", "--jobs", "2000", "--tasks", "200", "--rounds", "1", "--urgent", "3")
+    for needle in ("ebbflow end to end, jobs/s", "raw Ray no-op tasks/s", "ratio ebbflow / raw Ray", "urgent"):
+        assert needle in out
