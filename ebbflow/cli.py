@@ -370,4 +370,33 @@ def node_drain(node_id: str, ray_address: str, reason: str, deadline_s: float) -
     click.echo(f"draining {node_id}")
 
 
+@main.command("local-cluster")
+@click.option("--spot", "spot_nodes", type=click.IntRange(min=0), default=2, show_default=True, help="spot nodes")
+@click.option("--ondemand", "ondemand_nodes", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--slots", type=click.IntRange(min=1), default=2, show_default=True, help="job slots per node")
+def local_cluster(spot_nodes: int, ondemand_nodes: int, slots: int) -> None:
+    """Run a multi-node Ray cluster on this machine until Ctrl-C or SIGTERM.
+
+    Prints its address for `ebbflow head --ray-address`; the head node offers no job slots, each worker
+    node offers --slots of its market. Everything it started is stopped on exit.
+    """
+    import signal
+    import time
+
+    from dispatcher.local_cluster import LocalCluster, NodeSpec
+    from dispatcher.markets import Market
+
+    specs = [NodeSpec(Market.SPOT, slots)] * spot_nodes + [NodeSpec(Market.ON_DEMAND, slots)] * ondemand_nodes
+    stop = {"now": False}
+    with LocalCluster(specs) as cluster:
+        signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+        click.echo(f"ray address: {cluster.address}")
+        try:
+            while not stop["now"]:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+    click.echo("local cluster stopped")
+
+
 main.add_command(worker)

@@ -1,0 +1,60 @@
+"""`ebbflow local-cluster` and `ebbflow head --ray-address` as an operator runs them: separate processes,
+the embedded SQLite store, jobs submitted with the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+EBBFLOW = str(Path(sys.executable).with_name("ebbflow"))
+
+
+def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [EBBFLOW, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ
+    )
+
+
+def stop(process: subprocess.Popen[str], timeout_s: float = 60) -> str:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        out, _ = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, _ = process.communicate()
+        pytest.fail(f"{process.args} did not stop on SIGTERM: {out}")
+    return out
+
+
+def test_head_runs_jobs_on_a_local_multi_node_cluster(tmp_path: Path) -> None:
+    cluster = start("local-cluster", "--spot", "1", "--ondemand", "1", cwd=tmp_path)
+    head = None
+    try:
+        line = cluster.stdout.readline() if cluster.stdout else ""
+        assert line.startswith("ray address: "), line
+        address = line.removeprefix("ray address: ").strip()
+        for i in range(6):
+            level = "new-signup" if i % 3 == 0 else "batch"
+            submit = [EBBFLOW, "submit", "noop", "--tenant", f"t{i % 3}", "--class", level]
+            subprocess.run(submit, cwd=tmp_path, check=True, capture_output=True)
+        head = start("head", "--ray-address", address, cwd=tmp_path)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            status = subprocess.run([EBBFLOW, "status"], cwd=tmp_path, capture_output=True, text=True, check=True)
+            if "no jobs pending or running" in status.stdout:
+                break
+            time.sleep(0.5)
+        out = stop(head)
+        assert "head stopped: leased 6, done 6" in out, out
+    finally:
+        if head is not None and head.poll() is None:
+            head.kill()
+        out = stop(cluster)
+    assert "local cluster stopped" in out
