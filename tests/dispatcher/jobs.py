@@ -2,6 +2,7 @@
 driver's working directory on the workers' path) and record what happened in Redis under payload["key"]:
 
     <key>:runs     hash  job id -> how many times its run started
+    <key>:on       hash  job id -> the node its latest run started on
     <key>:effects  hash  job id -> JSON {node, start, end, ...}, written once (HSETNX: an idempotent effect)
 """
 
@@ -40,6 +41,7 @@ def _effect(payload: Any, ctx: Any, started: float, **extra: JSONValue) -> None:
 
 def _started(payload: Any, ctx: Any) -> float:
     _redis().hincrby(f"{payload['key']}:runs", ctx.job.id, 1)
+    _redis().hset(f"{payload['key']}:on", ctx.job.id, ray.get_runtime_context().get_node_id())
     return time.time()
 
 
@@ -110,5 +112,11 @@ def runs(key: str) -> dict[str, int]:
     return {job_id: int(n) for job_id, n in _redis().hgetall(f"{key}:runs").items()}
 
 
+def running_on(key: str, node_id: str) -> list[str]:
+    """Jobs whose latest run started on the node and has not recorded its effect yet."""
+    done = set(_redis().hkeys(f"{key}:effects"))
+    return [job for job, node in _redis().hgetall(f"{key}:on").items() if node == node_id and job not in done]
+
+
 def forget(key: str) -> None:
-    _redis().delete(f"{key}:effects", f"{key}:runs")
+    _redis().delete(f"{key}:effects", f"{key}:runs", f"{key}:on")

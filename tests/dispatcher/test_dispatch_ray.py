@@ -87,10 +87,7 @@ def test_a_killed_spot_node_loses_no_job(full_cluster: LocalCluster, head: Head)
     state = {"killed": False}
 
     def kill_once_busy() -> None:
-        on_victim = [
-            j for j, e in jobs.effects(head.key).items() if e["node"] == victim
-        ]  # the victim has run jobs, so it is surely running more
-        if not state["killed"] and len(on_victim) >= 4:
+        if not state["killed"] and len(jobs.effects(head.key)) >= 8 and jobs.running_on(head.key, victim):
             full_cluster.kill_node(victim)
             state["killed"] = True
 

@@ -154,12 +154,14 @@ def test_a_sigkilled_head_loses_nothing(full_cluster: LocalCluster, head: Head, 
 def test_a_fenced_out_holder_can_neither_ack_nor_overwrite_the_newer_run(
     full_cluster: LocalCluster, head: Head
 ) -> None:
-    # given a dispatcher that stalls (never heartbeats) on a 1 s lease, and a healthy one
-    quick = Scheduler(head.scheduler.store, SchedulerConfig(lease_ttl_s=1), head.scheduler.registry)
+    # given a dispatcher that stalls (never heartbeats) on a 2 s lease, and a healthy one
+    quick = Scheduler(head.scheduler.store, SchedulerConfig(lease_ttl_s=2), head.scheduler.registry)
     source = StoreSource.from_settings(head.settings)
     stalled = Dispatcher(quick, DispatcherConfig(heartbeat_every_s=3600), source, "stalled")
     healthy = Dispatcher(head.scheduler, DispatcherConfig(), source, "healthy")  # 5 s leases
-    job_id = head.submit("t-fenced", 1, sleep=2.5)[0]
+    stalled.warm_up()  # a cold worker start could outlast the 2 s lease before the job even begins
+    healthy.warm_up()
+    job_id = head.submit("t-fenced", 1, sleep=4)[0]
     check = until(lambda: len(jobs.runs(head.key)) == 1, 60)
     while not check():
         stalled.step()
