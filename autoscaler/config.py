@@ -1,0 +1,47 @@
+"""Autoscaler settings, with their defaults as documented constants: how much capacity the policy asks
+for (decide) and the hard limits it may never cross (guard). `ebbflow.config` loads them from the
+`[autoscaler]` table of the config file."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_HORIZONS_S = (60.0, 900.0, 3600.0, 21600.0)  # per level: urgent SLA, then daily, weekly, background
+
+
+class GuardConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_nodes: int = Field(default=50, ge=0, description="nodes of every type together, draining ones included")
+    budget_per_hour: float = Field(default=20.0, ge=0, description="$ per hour for the whole fleet")
+    max_launch_per_decision: int = Field(default=10, ge=0)
+    max_launch_per_hour: int = Field(default=60, ge=0)
+    scale_up_cooldown_s: float = Field(default=60.0, ge=0, description="no launch this soon after a drain")
+    scale_down_cooldown_s: float = Field(default=300.0, ge=0, description="no drain this soon after a launch")
+    stale_after_s: float = Field(default=180.0, gt=0, description="older queue figures hold every action")
+    max_sane_pending: int = Field(default=100_000_000, gt=0, description="more pending jobs is a bad metric")
+    max_sane_work_s: float = Field(default=1e10, gt=0, description="more queued work-seconds is a bad metric")
+
+
+class AutoscalerConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    period_s: float = Field(default=60.0, gt=0, description="one observe-decide-guard-act round this often")
+    horizons_s: tuple[float, ...] = Field(
+        default=DEFAULT_HORIZONS_S, description="per level: queued work should be done within this"
+    )
+    min_horizon_s: float = Field(default=30.0, gt=0, description="a deadline closer than this counts as this")
+    target_slack: float = Field(default=0.25, ge=0, description="capacity asked for beyond the need")
+    startup_lag_s: float = Field(default=300.0, ge=0, description="from launch to a node taking work")
+    scheduled_horizon_s: float = Field(default=300.0, gt=0, description="cron work at the top of the hour")
+    min_ondemand_nodes: int = Field(default=1, ge=0, description="on-demand nodes always kept (the floor)")
+    spread_types: int = Field(default=2, ge=1, description="launches spread over at least this many node types")
+    interruption_penalty: float = Field(
+        default=2.0, ge=0, description="price per slot is raised by this times interruptions per node-hour"
+    )
+    avoid_after_error_s: float = Field(default=900.0, ge=0, description="a type or zone that failed is skipped")
+    hourly_billing: bool = Field(default=False, description="drain nodes near the end of their paid hour first")
+    guard: GuardConfig = GuardConfig()
+
+    def horizon_s(self, level: int) -> float:
+        return self.horizons_s[min(level, len(self.horizons_s) - 1)]

@@ -1,0 +1,137 @@
+"""decide as tables: a snapshot goes in, the whole decision (launches and drains) comes out."""
+
+from __future__ import annotations
+
+import pytest
+
+from autoscaler.config import AutoscalerConfig
+from autoscaler.decide import decide
+from autoscaler.snapshot import Action
+from dispatcher.markets import Market
+from tests.autoscaler.snapshots import T, error, node, snap, work
+
+CONFIG = AutoscalerConfig()
+
+
+def plan(**changes):
+    decision = decide(snap(**changes), CONFIG)
+    return dict(decision.launches), list(decision.drains)
+
+
+def test_an_empty_queue_with_the_floor_in_place_does_nothing():
+    assert plan() == ({}, [])
+
+
+def test_the_on_demand_floor_is_kept():
+    assert plan(nodes=()) == ({"od": 1}, [])
+
+
+def test_background_work_is_sized_to_its_horizon_plus_slack_over_two_types():
+    # 21,600 s horizon: 172,800 work-s need 8 slots, 10 with 25% slack: 3 nodes of 4 slots over the two
+    # cheapest per slot (spot-a 0.015, spot-b 0.016; spot-c's 0.017 is third)
+    launches, drains = plan(demand=(work(3, 172_800),))
+    assert launches == {"spot-a": 2, "spot-b": 1} and drains == []
+
+
+def test_urgent_work_uses_its_sla_and_the_floor_takes_its_share():
+    # 600 work-s at the urgent level in a 60 s SLA: 10 slots; the idle on-demand floor (4 slots) takes 4;
+    # 6 x 1.25 = 7.5 spot slots: one node each of the two best types
+    launches, _ = plan(demand=(work(0, 600),))
+    assert launches == {"spot-a": 1, "spot-b": 1}
+
+
+def test_a_deadline_closer_than_the_horizon_shortens_it():
+    far = decide(snap(demand=(work(3, 3600),)), CONFIG).need_slots[Market.SPOT]
+    near = decide(snap(demand=(work(3, 3600, min_slack_s=600),)), CONFIG).need_slots[Market.SPOT]
+    assert near == pytest.approx(far * 21600 / 600)
+
+
+def test_launching_capacity_is_not_asked_for_twice():
+    launching = tuple(node(f"s{i}", "spot-a", "launching", since=T - 30) for i in range(3))
+    launches, drains = plan(nodes=(node("od-1", "od"), *launching), demand=(work(3, 172_800),))
+    assert launches == {} and drains == []
+
+
+def test_cheapest_per_slot_first_and_interruptions_cost_extra():
+    two_slots = work(3, 21600 * 2 / 1.25)
+    assert plan(demand=(two_slots,))[0] == {"spot-a": 1}
+    # spot-a lost 3 nodes for its 1 running one in the last hour: now spot-b is the better buy
+    fleet = (node("od-1", "od"), node("a1", "spot-a"))
+    eight_slots = work(3, 21600 * 8 / 1.25)
+    assert plan(demand=(eight_slots,), nodes=fleet)[0] == {"spot-a": 1}
+    assert plan(demand=(eight_slots,), nodes=fleet, preemptions={"spot-a": 3})[0] == {"spot-b": 1}
+
+
+def test_a_type_without_capacity_falls_back_to_an_equivalent_size():
+    # the 4-slot types have no capacity: 8 slots come as four 2-slot nodes instead of two 4-slot ones
+    errors = (error("spot-a"), error("spot-b"))
+    assert plan(demand=(work(3, 21600 * 8 / 1.25),))[0] == {"spot-a": 1, "spot-b": 1}
+    assert plan(demand=(work(3, 21600 * 8 / 1.25),), errors=errors)[0] == {"spot-c": 4}
+
+
+def test_a_zone_whose_launches_fail_is_left():
+    launches, _ = plan(demand=(work(3, 21600 * 8 / 1.25),), errors=(error("spot-c", "launch"),))
+    assert set(launches) == {"spot-b"}  # spot-a and spot-c are both in us-east-1a
+
+
+def test_a_spot_price_above_on_demand_is_left():
+    launches, _ = plan(demand=(work(3, 21600 * 4 / 1.25),), spot_prices={"spot-a": 0.5, "spot-b": 0.064})
+    assert launches == {"spot-b": 1}  # spot-c has no price, spot-a costs more than on demand
+
+
+def test_old_errors_are_forgiven():
+    launches, _ = plan(demand=(work(3, 21600 * 2 / 1.25),), errors=(error("spot-a", at=T - 3600),))
+    assert launches == {"spot-a": 1}
+
+
+def test_the_top_of_the_hour_is_anticipated():
+    before_hour = T + 2760  # 4 minutes to the hour: within start-up lag + period
+    launches, _ = plan(at_s=before_hour, inputs_at_s=before_hour, scheduled_work_s=300 * 4 / 1.25)
+    assert sum(launches.values()) >= 1
+    assert plan(scheduled_work_s=300 * 4 / 1.25)[0] == {}  # 50 minutes before: not yet
+
+
+def test_a_spot_cap_limits_what_a_capped_type_can_ask_for():
+    crawl = work(3, 10**9, "crawl", markets="spot", spot_cap_slots=4)
+    assert decide(snap(demand=(crawl,)), CONFIG).need_slots[Market.SPOT] == pytest.approx(4 * 1.25)
+
+
+def test_on_demand_only_work_grows_the_on_demand_pool():
+    launches, _ = plan(demand=(work(1, 900 * 10, "billing", markets="on-demand"),))
+    assert launches == {"od": 3}  # 10 slots x 1.25 = 12.5 -> 4 nodes of 4, one exists
+
+
+def test_surplus_drains_the_least_busy_nodes_first():
+    nodes = (
+        node("od-1", "od"),
+        node("a1", "spot-a", jobs=3),
+        node("a2", "spot-a", jobs=0),
+        node("b1", "spot-b", jobs=1),
+    )
+    launches, drains = plan(nodes=nodes, busy_slots={Market.SPOT: 4})
+    # need 4 x 1.25 = 5 spot slots, have 12: one 4-slot node can go, the idle one
+    assert launches == {} and drains == ["a2"]
+
+
+def test_with_hourly_billing_the_node_nearest_its_paid_hour_goes_first():
+    hourly = AutoscalerConfig(hourly_billing=True)
+    nodes = (node("od-1", "od"), node("fresh", since=T - 600), node("old", since=T - 3300, jobs=1))
+    decision = decide(snap(nodes=nodes, busy_slots={Market.SPOT: 1}), hourly)
+    assert decision.drains == ("old",)
+
+
+def test_nothing_is_drained_while_nodes_are_launching():
+    nodes = (node("od-1", "od"), node("a1"), node("a2", state="launching"))
+    assert plan(nodes=nodes, demand=(work(3, 21600 * 1),)) == ({}, [])
+
+
+def test_the_decision_says_why():
+    decision = decide(snap(demand=(work(3, 172_800),), errors=(error("spot-b"),)), CONFIG)
+    text = " | ".join(decision.reasons)
+    assert "slots short" in text and "spot-b: skipped" in text
+
+
+@pytest.mark.parametrize("count", [0, 1, 5])
+def test_actions_do_not_change_decide_only_guard(count):
+    actions = tuple(Action(T - 10, "launch", "spot-a", 1) for _ in range(count))
+    assert plan(demand=(work(3, 172_800),), actions=actions)[0] == {"spot-a": 2, "spot-b": 1}
