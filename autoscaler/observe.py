@@ -1,0 +1,93 @@
+"""observe: build a Snapshot from the scheduler (queued work, deadlines, cron), the fleet and the
+autoscaler's own memory. Only reads; every figure is stamped with the time it was read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from autoscaler.fleet import Fleet, FleetError
+from autoscaler.snapshot import Action, Demand, Snapshot
+from dispatcher.markets import Market
+from scheduler.cron import CronSchedule
+from scheduler.queue import Scheduler
+
+DUE_SCAN = 200  # earliest deadlines looked at per level
+
+
+def queued_demand(scheduler: Scheduler, now_s: float) -> list[Demand]:
+    """Pending work per (level, type): count x expected run time, earliest deadline slack, market rules."""
+    stats = scheduler.store.stats()
+    expected_s = {name: ms / 1000 for name, ms in scheduler.expected_run_ms().items()}
+    slack = _deadline_slack(scheduler, now_s, expected_s, {level for level, _ in stats.pending})
+    demands = []
+    for (level, job_type), pending in sorted(stats.pending.items()):
+        if pending <= 0:
+            continue
+        known = job_type in scheduler.registry
+        spec = scheduler.registry.get(job_type) if known else None
+        run_s = expected_s.get(job_type, spec.expected_run_s if spec else 1.0)
+        demands.append(
+            Demand(
+                level=level,
+                job_type=job_type,
+                pending=pending,
+                work_s=pending * run_s,
+                min_slack_s=slack.get((level, job_type)),
+                markets=spec.markets if spec else None,
+                spot_cap_slots=spec.max_spot_concurrency if spec else None,
+            )
+        )
+    return demands
+
+
+def _deadline_slack(
+    scheduler: Scheduler, now_s: float, expected_s: Mapping[str, float], levels: set[int]
+) -> dict[tuple[int, str], float]:
+    """Least time left per (level, type): deadline minus now minus the expected run time."""
+    cutoff = round((now_s + 10 * 365 * 86400) * 1000)
+    slack: dict[tuple[int, str], float] = {}
+    for level in levels:
+        for job in scheduler.store.due(level, cutoff, DUE_SCAN):
+            if job.deadline_ms is None:
+                continue
+            left = job.deadline_ms / 1000 - now_s - expected_s.get(job.type, 1.0)
+            key = (level, job.type)
+            slack[key] = min(slack.get(key, left), left)
+    return slack
+
+
+def scheduled_work_s(scheduler: Scheduler, schedules: Sequence[CronSchedule], now_s: float) -> float:
+    """Expected work of the cron ticks at the next top of the hour."""
+    next_hour_ms = (int(now_s) // 3600 + 1) * 3600 * 1000
+    expected_s = {name: ms / 1000 for name, ms in scheduler.expected_run_ms().items()}
+    total = 0.0
+    for schedule in schedules:
+        if schedule.ticks(next_hour_ms - 1, next_hour_ms):
+            total += expected_s.get(schedule.type, 1.0)
+    return total
+
+
+def build_snapshot(
+    scheduler: Scheduler,
+    fleet: Fleet,
+    now_s: float,
+    busy_slots: Callable[[], Mapping[Market, int]],
+    schedules: Sequence[CronSchedule] = (),
+    errors: Sequence[FleetError] = (),
+    preemptions: Mapping[str, int] | None = None,
+    actions: Sequence[Action] = (),
+) -> Snapshot:
+    demand = queued_demand(scheduler, now_s)
+    return Snapshot(
+        at_s=now_s,
+        inputs_at_s=now_s,
+        node_types=tuple(fleet.node_types()),
+        nodes=tuple(fleet.nodes()),
+        demand=tuple(demand),
+        busy_slots=dict(busy_slots()),
+        scheduled_work_s=scheduled_work_s(scheduler, schedules, now_s),
+        spot_prices=fleet.spot_prices(),
+        errors=tuple(errors),
+        preemptions=dict(preemptions or {}),
+        actions=tuple(actions),
+    )
