@@ -61,16 +61,32 @@ def rank_spot_types(snapshot: Snapshot, config: AutoscalerConfig) -> tuple[list[
 
 
 def allocate(slots: float, ranked: Sequence[NodeType], have: Counter[str], spread: int) -> dict[str, int]:
-    """Nodes per type covering `slots`, round robin over the best `spread` types with room left."""
+    """Nodes per type covering `slots`: each node goes to the type with the fewest new nodes among the best
+    `spread` types that have room (ties: the better ranked).
+
+    The types furthest behind are raised together, many rounds at a time, so a need of a million slots
+    costs a few steps, not one per node.
+    """
     launches: Counter[str] = Counter()
     remaining = slots
     while remaining > 0:
         open_types = [t for t in ranked if have[t.name] + launches[t.name] < t.max_nodes][:spread]
         if not open_types:
             break
-        node_type = min(open_types, key=lambda t: (launches[t.name], open_types.index(t)))
-        launches[node_type.name] += 1
-        remaining -= node_type.slots
+        low = min(launches[t.name] for t in open_types)
+        behind = [t for t in open_types if launches[t.name] == low]
+        ahead = [launches[t.name] for t in open_types if launches[t.name] > low]
+        catch_up = min(ahead, default=low + (1 << 40)) - low  # until they reach the next ones
+        fill_up = min(t.max_nodes - have[t.name] - launches[t.name] for t in behind)  # or one is full
+        rounds = min(catch_up, fill_up, int(remaining // sum(t.slots for t in behind)))  # or the need is met
+        if rounds < 1:  # the last, partial round: one node at a time, best ranked first
+            node_type = behind[0]
+            launches[node_type.name] += 1
+            remaining -= node_type.slots
+            continue
+        for node_type in behind:
+            launches[node_type.name] += rounds
+        remaining -= rounds * sum(t.slots for t in behind)
     return dict(launches)
 
 

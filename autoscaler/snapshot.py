@@ -47,9 +47,10 @@ class Snapshot:
     errors: tuple[FleetError, ...] = ()  # recent launch failures
     preemptions: Mapping[str, int] = field(default_factory=dict)  # per node type, in the last hour
     actions: tuple[Action, ...] = ()  # own actions in the last hour
+    _by_name: dict[str, NodeType] = field(init=False, repr=False, compare=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {node_type.name: node_type for node_type in self.node_types})
 
     def node_type(self, name: str) -> NodeType | None:
-        for node_type in self.node_types:
-            if node_type.name == name:
-                return node_type
-        return None
+        return self._by_name.get(name)
