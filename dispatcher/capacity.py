@@ -39,6 +39,13 @@ def alive_slots() -> dict[Market, int]:
     return slots_per_market(nodes)
 
 
+def busy_slots() -> dict[Market, int]:
+    """Slots in use now per market, from Ray's view of the whole cluster (every driver's tasks)."""
+    total: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    free: dict[str, float] = ray.available_resources()  # type: ignore[no-untyped-call]
+    return {market: int(total.get(res, 0) - free.get(res, 0)) for market, res in MARKET_RESOURCE.items()}
+
+
 def draining_node_ids() -> set[str]:
     try:
         from ray._private.state import state

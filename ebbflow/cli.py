@@ -19,7 +19,7 @@ import click
 from pydantic import ValidationError
 from rich.console import RenderableType
 
-from ebbflow import render, render_run
+from ebbflow import render, render_autoscaler, render_run
 from ebbflow.config import CONFIG_ENV, RaySettings, Settings, load_settings
 from ebbflow.config_errors import dotted
 from ebbflow.crons import tick_results
@@ -397,6 +397,34 @@ def local_cluster(spot_nodes: int, ondemand_nodes: int, slots: int) -> None:
         except KeyboardInterrupt:
             pass
     click.echo("local cluster stopped")
+
+
+@main.group()
+def autoscaler() -> None:
+    """The autoscaler: its plan now, and the log of why it did what it did."""
+
+
+@autoscaler.command("plan")
+@click.option("--dry-run/--act", default=True, show_default=True, help="only print, or also act once")
+@pass_app
+def autoscaler_plan(app: App, dry_run: bool) -> None:
+    """Observe the queue and the fleet, decide and guard once, and print the decision with its reasons."""
+    from ebbflow.autoscaling import busy_slots_source, make_autoscaler, open_fleet
+
+    settings, scheduler = app.settings, app.scheduler()
+    scaler = make_autoscaler(settings, scheduler, open_fleet(settings), busy_slots_source(settings, scheduler))
+    made = scaler.tick(dry_run)
+    show(render_autoscaler.decision(made, dry_run))
+
+
+@autoscaler.command("log")
+@click.option("-n", "count", type=click.IntRange(min=1), default=20, show_default=True, help="how many")
+@pass_app
+def autoscaler_log(app: App, count: int) -> None:
+    """The last decisions with their inputs and reasons (autoscaler.log_path)."""
+    from autoscaler.decision_log import DecisionLog
+
+    show(render_autoscaler.decision_log(DecisionLog(app.settings.autoscaler.log_path).tail(count)))
 
 
 main.add_command(worker)

@@ -21,6 +21,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
+from autoscaler.config import AutoscalerConfig
+from autoscaler.fleet import NodeType
 from dispatcher.config import DispatcherConfig
 from ebbflow.config_errors import describe_settings_error, describe_validation_error
 from scheduler.config import SchedulerConfig
@@ -74,6 +76,41 @@ class RaySettings(BaseModel):
         return value
 
 
+class Ec2Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region: str = "us-east-1"
+    cluster: str = Field(default="ebbflow", pattern=r"^[A-Za-z0-9()./_-]{1,64}$", description="instances' tag")
+    image_id: str = ""
+    launch_template: str = ""
+    subnet_ids: dict[str, str] = Field(default_factory=dict, description="zone -> subnet to launch into")
+    endpoint_url: str | None = Field(default=None, description="another EC2 endpoint (a moto server in tests)")
+
+
+class AutoscalerSettings(AutoscalerConfig):
+    """The policy (autoscaler.config) plus where it acts: the fleet and its node types."""
+
+    enabled: bool = Field(default=False, description="`ebbflow head` runs the autoscaler every period_s")
+    fleet: Literal["ray", "ec2"] = "ray"
+    node_types: tuple[NodeType, ...] = ()
+    log_path: str = Field(default=".ebbflow/autoscaler.jsonl", min_length=1, description="the decision log")
+    ec2: Ec2Settings = Ec2Settings()
+
+    @field_validator("node_types")
+    @classmethod
+    def _unique(cls, value: tuple[NodeType, ...]) -> tuple[NodeType, ...]:
+        names = [node_type.name for node_type in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"node type names must be unique, got {names}")
+        for node_type in value:
+            if node_type.slots < 1 or node_type.max_nodes < 0 or not node_type.ondemand_price > 0:
+                raise ValueError(f"{node_type.name}: slots must be >= 1, max_nodes >= 0 and ondemand_price > 0")
+        return value
+
+    def policy(self) -> AutoscalerConfig:
+        return AutoscalerConfig(**{name: getattr(self, name) for name in AutoscalerConfig.model_fields})
+
+
 class HeadSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -99,6 +136,7 @@ class Settings(BaseSettings):
     ray: RaySettings = RaySettings()
     dispatcher: DispatcherConfig = DispatcherConfig()
     head: HeadSettings = HeadSettings()
+    autoscaler: AutoscalerSettings = AutoscalerSettings()
 
     @field_validator("job_types")
     @classmethod

@@ -1,4 +1,5 @@
-"""The head service: the dispatcher onto Ray, plus the scheduler's maintenance and cron, in one process.
+"""The head service: the dispatcher onto Ray, plus the scheduler's maintenance, cron and (when
+`autoscaler.enabled`) the autoscaler, in one process.
 
 Everything runs on one thread between dispatcher steps (a store connection is not shared across threads),
 each on its own period. SIGTERM or Ctrl-C drains the dispatcher: no new leases, running jobs get
@@ -16,10 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dispatcher.capacity import busy_slots
 from dispatcher.dispatcher import Dispatcher, Outcome
 from dispatcher.inflight import DispatchCounts
 from dispatcher.markets import Market
 from dispatcher.runtime import connect, disconnect
+from ebbflow.autoscaling import make_autoscaler, open_fleet
 from ebbflow.config import Settings
 from ebbflow.stores import StoreSource, open_scheduler
 from scheduler.cron import CronRunner
@@ -93,6 +96,9 @@ def run_head(
         Every(settings.head.cron_every_s, cron.tick),
         Every(settings.head.report_every_s, lambda: log.info("%s", dispatcher.counts.summary())),
     ]
+    if settings.autoscaler.enabled:
+        autoscaler = make_autoscaler(settings, scheduler, open_fleet(settings), busy_slots)
+        hooks.append(Every(settings.autoscaler.period_s, autoscaler.tick))
     stop_signals = (signal.SIGTERM, signal.SIGINT)
     previous = {sig: signal.signal(sig, lambda *_: dispatcher.request_stop()) for sig in stop_signals}
     try:

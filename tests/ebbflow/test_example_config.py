@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from dispatcher.config import DispatcherConfig
-from ebbflow.config import HeadSettings, RaySettings, load_settings
+from ebbflow.config import AutoscalerSettings, HeadSettings, RaySettings, load_settings
 from scheduler.config import SchedulerConfig
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "ebbflow.example.toml"
@@ -22,4 +22,5 @@ def test_example_config_loads_and_matches_the_defaults(monkeypatch) -> None:
     assert settings.ray == RaySettings()
     assert settings.dispatcher == DispatcherConfig()
     assert settings.head == HeadSettings()
+    assert settings.autoscaler == AutoscalerSettings()
     assert [schedule.name for schedule in settings.cron] == ["heartbeat"]

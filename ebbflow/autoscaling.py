@@ -1,0 +1,63 @@
+"""Wiring the autoscaler from settings: which fleet it acts on, and the loop around it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from autoscaler.decision_log import DecisionLog
+from autoscaler.fleet import Fleet
+from autoscaler.loop import Autoscaler
+from dispatcher.markets import Market
+from ebbflow.config import Settings
+from scheduler.errors import ConfigError
+from scheduler.queue import Scheduler
+
+
+def open_fleet(settings: Settings) -> Fleet:
+    """The configured fleet; Ray's needs this process connected to the cluster (ebbflow.head.connect_ray)."""
+    scaling = settings.autoscaler
+    if not scaling.node_types:
+        raise ConfigError("autoscaler.node_types: none configured; list the node types the fleet may launch")
+    if scaling.fleet == "ec2":
+        return _ec2_fleet(settings)
+    from autoscaler.ray_fleet import RayFleet
+
+    return RayFleet(scaling.node_types)
+
+
+def _ec2_fleet(settings: Settings) -> Fleet:
+    import boto3
+
+    from autoscaler.ec2_fleet import Ec2Fleet, LaunchSpec
+
+    ec2 = settings.autoscaler.ec2
+    if bool(ec2.image_id) == bool(ec2.launch_template):
+        raise ConfigError("autoscaler.ec2: give exactly one of image_id and launch_template")
+    client = boto3.client("ec2", region_name=ec2.region, endpoint_url=ec2.endpoint_url)  # credentials: boto3's chain
+    launch = LaunchSpec(image_id=ec2.image_id, launch_template=ec2.launch_template, subnet_ids=ec2.subnet_ids)
+    return Ec2Fleet(client, settings.autoscaler.node_types, ec2.cluster, launch)
+
+
+def busy_slots_source(settings: Settings, scheduler: Scheduler) -> Callable[[], Mapping[Market, int]]:
+    """Busy slots per market: Ray's figures for a Ray fleet (connecting this process to Ray), else the
+    store's count of running jobs, all counted as spot (an upper bound: batched jobs share a slot)."""
+    if settings.autoscaler.fleet == "ray":
+        from dispatcher.capacity import busy_slots
+        from ebbflow.head import connect_ray
+
+        connect_ray(settings)
+        return busy_slots
+
+    def running_jobs() -> dict[Market, int]:
+        return {Market.SPOT: sum(scheduler.store.stats().running.values())}
+
+    return running_jobs
+
+
+def make_autoscaler(
+    settings: Settings, scheduler: Scheduler, fleet: Fleet, busy_slots: Callable[[], Mapping[Market, int]]
+) -> Autoscaler:
+    scaling = settings.autoscaler
+    return Autoscaler(
+        scheduler, fleet, scaling.policy(), DecisionLog(scaling.log_path), busy_slots, schedules=settings.cron
+    )

@@ -1,0 +1,50 @@
+"""How the autoscaler's decisions look in the terminal: one decision in full, or the log as a table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from autoscaler.decide import Decision
+
+
+def decision(made: Decision, dry_run: bool) -> RenderableType:
+    head = "dry run: nothing was done" if dry_run else ("acted" if made.acts else "nothing to do")
+    lines: list[RenderableType] = [Text(f"autoscaler decision ({head})", style="bold")]
+    if made.hold:
+        lines.append(Text(made.hold, style="yellow"))
+    need = ", ".join(f"{m.value} {n:.1f}" for m, n in made.need_slots.items()) or "-"
+    have = ", ".join(f"{m.value} {n}" for m, n in made.have_slots.items()) or "-"
+    lines.append(Text(f"slots needed: {need}   slots there or launching: {have}"))
+    launches = ", ".join(f"{count} x {name}" for name, count in sorted(made.launches.items())) or "none"
+    lines.append(Text(f"launch: {launches}   drain: {', '.join(made.drains) or 'none'}"))
+    lines += [Text(f"  why: {reason}") for reason in made.reasons]
+    lines += [Text(f"  clamped: {clamp}", style="yellow") for clamp in made.clamps]
+    return Group(*lines)
+
+
+def decision_log(entries: Sequence[dict[str, Any]]) -> RenderableType:
+    if not entries:
+        return Text("no decisions logged yet")
+    table = Table(title="autoscaler decisions, oldest first")
+    for column in ("time (UTC)", "pending", "need / have spot", "launch", "drain", "why"):
+        table.add_column(column, justify="right" if column == "pending" else "left", overflow="fold")
+    for item in entries:
+        when = dt.datetime.fromtimestamp(float(item.get("at", 0)), dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        need, have = item.get("need_slots", {}), item.get("have_slots", {})
+        launches = ", ".join(f"{n} x {name}" for name, n in item.get("launches", {}).items()) or "-"
+        why = item.get("hold") or "; ".join([*item.get("reasons", [])[-2:], *item.get("clamps", [])]) or "-"
+        table.add_row(
+            when,
+            str(item.get("pending", "-")),
+            f"{need.get('spot', '-')} / {have.get('spot', '-')}",
+            launches,
+            ", ".join(item.get("drains", [])) or "-",
+            why,
+        )
+    return table
