@@ -31,6 +31,7 @@ bench: $(STAMP) services
 	$(BIN)/python bench/queue_throughput.py
 	$(BIN)/python bench/priority_latency.py
 	$(BIN)/python bench/dispatch_throughput.py
+	$(BIN)/python bench/autoscaler_loop.py
 
 clean:
 	rm -rf $(VENV) .ebbflow

@@ -33,3 +33,9 @@ def test_dispatch_throughput_prints_both_rates_and_the_urgent_latency() -> None:
     out = run("bench/dispatch_throughput.py", "--jobs", "2000", "--tasks", "200", "--rounds", "1", "--urgent", "3")
     for needle in ("ebbflow end to end, jobs/s", "raw Ray no-op tasks/s", "ratio ebbflow / raw Ray", "urgent"):
         assert needle in out
+
+
+def test_autoscaler_loop_prints_its_time_beside_the_floor() -> None:
+    out = run("bench/autoscaler_loop.py", "--nodes", "500", "--types", "10", "--runs", "5")
+    for needle in ("decide + guard", "floor: count nodes", "ratio"):
+        assert needle in out
