@@ -1,0 +1,116 @@
+"""What a simulated run measured: per job its start and finish, per tick the queue and the fleet, and the
+summary the report prints (cost, SLA attainment per level, waits, idle slack, actions, work lost)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dispatcher.markets import Market
+
+if TYPE_CHECKING:
+    from autoscaler.simulate.fleet_state import SimNode
+
+
+@dataclass
+class JobTimes:
+    started: list[float]  # first start, NaN: never
+    finished: list[float]  # NaN: never
+
+    @classmethod
+    def empty(cls, n: int) -> JobTimes:
+        return cls([math.nan] * n, [math.nan] * n)
+
+
+@dataclass(frozen=True)
+class LevelSummary:
+    level: int
+    jobs: int
+    started_in_time: float  # share started within the level's target wait
+    deadlines: int  # jobs with a deadline
+    deadline_missed: int  # finished after it, or never
+    wait_p50_s: float
+    wait_p99_s: float
+    unfinished: int
+
+
+@dataclass
+class SimResult:
+    policy: str
+    cost: dict[Market, float] = field(default_factory=dict)
+    launches: int = 0
+    terminations: int = 0
+    reclaimed: int = 0
+    jobs_preempted: int = 0
+    work_lost_s: float = 0.0
+    slot_ticks: int = 0
+    idle_slot_ticks: int = 0
+    levels: list[LevelSummary] = field(default_factory=list)
+    series: dict[str, list[float]] = field(default_factory=dict)  # per tick, for the day chart
+
+    @property
+    def total_cost(self) -> float:
+        return sum(self.cost.values())
+
+    @property
+    def idle_slack(self) -> float:
+        return self.idle_slot_ticks / self.slot_ticks if self.slot_ticks else 0.0
+
+    def track(
+        self, now: float, depth: Sequence[int], nodes: Iterable[SimNode], prices: Mapping[str, float], cost: float
+    ) -> None:
+        counts = dict.fromkeys(Market, 0)
+        for node in nodes:
+            counts[node.market] += 1
+        spot = [p for name, p in prices.items() if name.startswith("spot")]
+        row = {
+            "t": now,
+            **{f"depth_{level}": float(n) for level, n in enumerate(depth)},
+            "nodes_spot": float(counts[Market.SPOT]),
+            "nodes_ondemand": float(counts[Market.ON_DEMAND]),
+            "spot_price": float(np.mean(spot)) if spot else math.nan,
+            "cost": cost,
+        }
+        for key, value in row.items():
+            self.series.setdefault(key, []).append(value)
+
+    def summarise(
+        self,
+        times: JobTimes,
+        levels: Sequence[int],
+        arrived: Sequence[float],
+        deadlines: Sequence[float],
+        target_wait_s: Sequence[float],
+    ) -> None:
+        started = np.array(times.started)
+        finished = np.array(times.finished)
+        level = np.array(levels)
+        arrival = np.array(arrived)
+        deadline = np.array(deadlines)
+        wait = started - arrival
+        self.levels = []
+        for index in range(len(target_wait_s)):
+            mine = level == index
+            if not mine.any():
+                continue
+            waits = wait[mine]
+            done = ~np.isnan(waits)
+            in_time = np.count_nonzero(done & (waits <= target_wait_s[index]))
+            has_deadline = mine & ~np.isnan(deadline)
+            missed = has_deadline & (np.isnan(finished) | (finished > deadline))
+            self.levels.append(
+                LevelSummary(
+                    level=index,
+                    jobs=int(mine.sum()),
+                    started_in_time=in_time / int(mine.sum()),
+                    deadlines=int(has_deadline.sum()),
+                    deadline_missed=int(missed.sum()),
+                    wait_p50_s=float(np.percentile(waits[done], 50)) if done.any() else math.nan,
+                    wait_p99_s=float(np.percentile(waits[done], 99)) if done.any() else math.nan,
+                    unfinished=int(np.count_nonzero(mine & np.isnan(finished))),
+                )
+            )
