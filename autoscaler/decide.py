@@ -2,7 +2,8 @@
 
 Read as a list of named steps:
 1. need: slots to clear each level's queued work within its horizon (urgent: its SLA; a closer deadline
-   shortens it), the slots running jobs hold now, and at the top of the hour the cron work about to
+   shortens it; never shorter than the start-up lag, since no new node helps sooner), the slots running
+   jobs hold now, and at the top of the hour the cron work about to
    arrive; top-level work the on-demand floor can take is not asked of spot; then the target slack.
    A spot-only type with a spot cap (the crawl) never asks for more than its cap.
 2. have: slots of nodes running or launching (launching ones arrive within the start-up lag, so they are
@@ -63,6 +64,9 @@ def _need(snapshot: Snapshot, config: AutoscalerConfig, reasons: list[str]) -> d
         horizon = config.horizon_s(demand.level)
         if demand.min_slack_s is not None and math.isfinite(demand.min_slack_s):
             horizon = min(horizon, max(demand.min_slack_s, config.min_horizon_s))
+        # A node asked for now takes work only after the start-up lag: sizing for a shorter horizon
+        # launches nodes that arrive after the work is gone (the floor and running nodes serve it).
+        horizon = max(horizon, config.startup_lag_s)
         slots = demand.work_s / horizon
         if demand.markets == "spot" and demand.spot_cap_slots is not None and slots > demand.spot_cap_slots:
             reasons.append(f"{demand.job_type}: needs {slots:.1f} spot slots, capped at {demand.spot_cap_slots}")

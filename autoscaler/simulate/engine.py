@@ -117,17 +117,18 @@ class Simulation:
             if t > end and (self._idle() or t > end + self.config.overtime_s):
                 break
             self.now = t
-            if t == next_tick:
+            # at one instant: what happened (market, nodes, jobs ending), then arrivals, then the decision
+            if head == t:
+                _, _, kind, payload = heapq.heappop(self.events)
+                self._event(kind, payload)
+            elif arrival == t:
+                self._arrive(next_arrival)
+                next_arrival += 1
+            else:
                 self._tick()
                 next_tick += self.config.period_s
                 if progress is not None:
                     progress(min(t, end) / end)
-            elif t == arrival:
-                self._arrive(next_arrival)
-                next_arrival += 1
-            else:
-                _, _, kind, payload = heapq.heappop(self.events)
-                self._event(kind, payload)
         return self._finish()
 
     def _idle(self) -> bool:
@@ -158,7 +159,7 @@ class Simulation:
         while node.free and node.state == "running":
             job = self.queue.pop(top, self.work)
             if job is None:
-                return
+                break
             node.free -= 1
             node.jobs.add(job)
             if self.times.started[job] != self.times.started[job]:  # first start (NaN before)

@@ -33,11 +33,11 @@ def test_background_work_is_sized_to_its_horizon_plus_slack_over_two_types():
     assert launches == {"spot-a": 2, "spot-b": 1} and drains == []
 
 
-def test_urgent_work_uses_its_sla_and_the_floor_takes_its_share():
-    # 600 work-s at the urgent level in a 60 s SLA: 10 slots; the idle on-demand floor (4 slots) takes 4;
-    # 6 x 1.25 = 7.5 spot slots: one node each of the two best types
-    launches, _ = plan(demand=(work(0, 600),))
-    assert launches == {"spot-a": 1, "spot-b": 1}
+def test_urgent_work_is_sized_to_the_start_up_lag_and_the_floor_takes_its_share():
+    # a 60 s SLA, but no new node helps before the 300 s start-up lag: 3000 work-s need 10 slots; the idle
+    # on-demand floor (4 slots) takes 4; 6 x 1.25 = 7.5 spot slots: one node each of the two best types
+    assert plan(demand=(work(0, 3000),))[0] == {"spot-a": 1, "spot-b": 1}
+    assert plan(demand=(work(0, 600),))[0] == {}  # 2 slots: the floor covers it
 
 
 def test_a_deadline_closer_than_the_horizon_shortens_it():
