@@ -33,7 +33,7 @@ class AutoscalerConfig(BaseModel):
     min_horizon_s: float = Field(default=30.0, gt=0, description="a deadline closer than this counts as this")
     target_slack: float = Field(default=0.25, ge=0, description="capacity asked for beyond the need")
     startup_lag_s: float = Field(default=300.0, ge=0, description="from launch to a node taking work")
-    scheduled_horizon_s: float = Field(default=300.0, gt=0, description="cron work at the top of the hour")
+    scheduled_horizon_s: float = Field(default=180.0, gt=0, description="cron work at the top of the hour")
     min_ondemand_nodes: int = Field(default=1, ge=0, description="on-demand nodes always kept (the floor)")
     spread_types: int = Field(default=2, ge=1, description="launches spread over at least this many node types")
     interruption_penalty: float = Field(

@@ -1,9 +1,9 @@
 """decide: a pure function Snapshot x AutoscalerConfig -> Decision. No I/O, no clock, no randomness.
 
 Read as a list of named steps:
-1. need: slots to clear each level's queued work within its horizon (urgent: its SLA; a closer deadline
-   shortens it; never shorter than the start-up lag, since no new node helps sooner), the slots running
-   jobs hold now, and at the top of the hour the cron work about to
+1. need: slots to clear each level's queued work within its horizon (urgent: its SLA; the wait the oldest
+   job has already had and a closer deadline shorten it; never shorter than the start-up lag, since no new
+   node helps sooner), the slots running jobs hold now, and at the top of the hour the cron work about to
    arrive; top-level work the on-demand floor can take is not asked of spot; then the target slack.
    A spot-only type with a spot cap (the crawl) never asks for more than its cap.
 2. have: slots of nodes running or launching (launching ones arrive within the start-up lag, so they are
@@ -62,6 +62,9 @@ def _need(snapshot: Snapshot, config: AutoscalerConfig, reasons: list[str]) -> d
             reasons.append(f"{demand.job_type}: queued work {demand.work_s} is not a number of seconds; left out")
             continue  # the guard holds on it anyway; decide itself must never fail on a bad input
         horizon = config.horizon_s(demand.level)
+        if math.isfinite(demand.oldest_wait_s) and demand.oldest_wait_s > 0:
+            # the horizon is a target wait: the oldest job has already used part of it
+            horizon = max(horizon - demand.oldest_wait_s, config.min_horizon_s)
         if demand.min_slack_s is not None and math.isfinite(demand.min_slack_s):
             horizon = min(horizon, max(demand.min_slack_s, config.min_horizon_s))
         # A node asked for now takes work only after the start-up lag: sizing for a shorter horizon

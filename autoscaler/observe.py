@@ -35,6 +35,9 @@ def queued_demand(scheduler: Scheduler, now_s: float) -> list[Demand]:
                 min_slack_s=slack.get((level, job_type)),
                 markets=spec.markets if spec else None,
                 spot_cap_slots=spec.max_spot_concurrency if spec else None,
+                oldest_wait_s=max(0.0, now_s - stats.oldest_enqueued_ms[level] / 1000)
+                if level in stats.oldest_enqueued_ms
+                else 0.0,
             )
         )
     return demands

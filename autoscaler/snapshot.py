@@ -22,6 +22,7 @@ class Demand:
     min_slack_s: float | None = None  # least time left before a deadline, minus the run time; None: no deadline
     markets: MarketRule | None = None
     spot_cap_slots: int | None = None  # the type's max_spot_concurrency: more spot never helps it
+    oldest_wait_s: float = 0.0  # how long the longest-waiting of these jobs has waited
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from ebbflow.inputs import read_payload
 from ebbflow.local_worker import LocalWorker, Outcome, RunRecord
 from ebbflow.ray_worker import worker
 from ebbflow.reports import history_rows
+from ebbflow.simulate_cmd import simulate
 from ebbflow.stores import open_scheduler
 from scheduler.cron import CronRunner
 from scheduler.errors import ConfigError, SchedulerError
@@ -428,3 +429,4 @@ def autoscaler_log(app: App, count: int) -> None:
 
 
 main.add_command(worker)
+main.add_command(simulate)

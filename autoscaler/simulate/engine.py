@@ -83,6 +83,7 @@ class Simulation:
         self.free_nodes: dict[Market, dict[str, SimNode]] = {market: {} for market in Market}  # with idle slots
         self.queue = SimQueue(LEVELS)
         self.deadlines: list[list[tuple[float, int]]] = [[] for _ in range(LEVELS)]  # lazy min-heaps
+        self.waiting: list[list[tuple[float, int]]] = [[] for _ in range(LEVELS)]  # (arrival, job), lazy
         self.types = {t.name: t for t in trace.market.node_types}
         self.price = {t.name: t.ondemand_price for t in trace.market.node_types}
         self.available = {t.name: True for t in trace.market.node_types}
@@ -146,6 +147,7 @@ class Simulation:
         deadline = self.deadline[job]
         if not math.isnan(deadline):
             heapq.heappush(self.deadlines[level], (deadline, job))
+        heapq.heappush(self.waiting[level], (self.arrived[job], job))
         self._note_wave(job)
         markets = (Market.ON_DEMAND, Market.SPOT) if level == 0 or self.config.ondemand_all_levels else (Market.SPOT,)
         for market in markets:
@@ -277,7 +279,12 @@ class Simulation:
         while heap and self.times.started[heap[0][1]] == self.times.started[heap[0][1]]:
             heapq.heappop(heap)  # started (not NaN): no longer waiting
         slack = heap[0][0] - self.now - self.work[heap[0][1]] if heap else None
-        return Demand(level, f"level-{level}", self.queue.count[level], self.queue.work_s[level], slack)
+        waiting = self.waiting[level]
+        while waiting and not math.isnan(self.times.started[waiting[0][1]]):
+            heapq.heappop(waiting)
+        oldest = self.now - waiting[0][0] if waiting else 0.0
+        count, work = self.queue.count[level], self.queue.work_s[level]
+        return Demand(level, f"level-{level}", count, work, slack, oldest_wait_s=oldest)
 
     def _apply(self, decision: Decision) -> None:
         at = self.now + self.trace.start_epoch_s

@@ -163,13 +163,8 @@ def test_no_snapshot_gets_a_decision_past_any_guard(demand, fleet, guard_config,
     )
     if launched:
         assert len(fleet) + launched <= guard_config.max_nodes
-        cost = sum(
-            prices.get(n.node_type, OD.ondemand_price) if n.node_type != "od" else OD.ondemand_price for n in fleet
-        )
-        added = sum(
-            (prices.get(name, 0.192) if name != "od" else OD.ondemand_price) * count
-            for name, count in result.launches.items()
-        )
+        cost = sum(hourly_price(n.node_type, prices) for n in fleet)
+        added = sum(hourly_price(name, prices) * count for name, count in result.launches.items())
         assert cost + added <= guard_config.budget_per_hour + 1e-9
     for name, count in result.launches.items():
         limit = next(t.max_nodes for t in TYPES if t.name == name)

@@ -1,0 +1,98 @@
+"""`ebbflow simulate`: score policies on a trace (a generated week by default, or your own files)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from ebbflow import render
+from ebbflow.config import load_settings
+
+if TYPE_CHECKING:
+    from autoscaler.simulate.model import Trace
+
+POLICY_HELP = "ours, static-ondemand, static-spot, target-tracking, demand, or all (comma-separated)"
+
+
+@click.command("simulate")
+@click.option("--arrivals", type=click.Path(exists=True, dir_okay=False), help="arrivals trace (.csv or .jsonl)")
+@click.option("--spot", type=click.Path(exists=True, dir_okay=False), help="spot market trace (.csv or .jsonl)")
+@click.option(
+    "--node-types",
+    "node_types_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="node types file; default: autoscaler.node_types, else the generator's",
+)
+@click.option("--jobs", type=click.IntRange(min=1), default=1_000_000, show_default=True, help="generated week's jobs")
+@click.option("--seed", type=int, default=7, show_default=True, help="generated week's seed")
+@click.option("--policy", "policies", default="all", show_default=True, help=POLICY_HELP)
+@click.option("--billing", type=click.Choice(["second", "hour"]), default="second", show_default=True)
+@click.option("--bound/--no-bound", default=True, show_default=True, help="solve the offline lower bound (LP)")
+@click.option("--chart", "chart_path", type=click.Path(dir_okay=False), default="simulation.png", show_default=True)
+@click.pass_context
+def simulate(
+    ctx: click.Context,
+    arrivals: str | None,
+    spot: str | None,
+    node_types_file: str | None,
+    jobs: int,
+    seed: int,
+    policies: str,
+    billing: str,
+    bound: bool,
+    chart_path: str,
+) -> None:
+    """Replay a trace through the autoscaler and the baselines; print cost and service, draw the chart."""
+    from autoscaler.simulate.chart import draw
+    from autoscaler.simulate.compare import POLICIES, compare
+    from autoscaler.simulate.engine import SimConfig
+    from ebbflow.render_simulate import comparison
+
+    names = list(POLICIES) if policies == "all" else [p.strip() for p in policies.split(",") if p.strip()]
+    unknown = [name for name in names if name not in POLICIES]
+    if unknown or not names:
+        choices = ", ".join(POLICIES)
+        raise click.BadParameter(f"{', '.join(unknown) or 'none'}: use {choices} or all", param_hint="'--policy'")
+    config_path = getattr(ctx.obj, "config_path", None)
+    trace, title = _trace(config_path, arrivals, spot, node_types_file, jobs, seed)
+    console = render.make_console()
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        bars: dict[str, TaskID] = {}
+
+        def advance(name: str, share: float) -> None:
+            if name not in bars:
+                bars[name] = progress.add_task(f"simulating {name}", total=1.0)
+            progress.update(bars[name], completed=share)
+
+        config = SimConfig(billing="hour" if billing == "hour" else "second")
+        result = compare(trace, names, config, bound=_bound() if bound else None, progress=advance)
+    console.print(comparison(result, title))
+    console.print(f"chart: {draw(result.results, chart_path)}")
+
+
+def _trace(
+    config_path: str | None, arrivals: str | None, spot: str | None, node_types_file: str | None, jobs: int, seed: int
+) -> tuple[Trace, str]:
+    from autoscaler.simulate.generate import default_node_types, generate_week
+    from autoscaler.simulate.traces import read_trace
+
+    if arrivals is None:
+        if spot is not None:
+            raise click.BadParameter(
+                "give --arrivals with --spot, or neither for a generated week", param_hint="'--spot'"
+            )
+        return generate_week(seed=seed, jobs=jobs), f"generated week: {jobs:,} jobs, seed {seed}"
+    types = node_types_file or load_settings(config_path).autoscaler.node_types or default_node_types()
+    name = Path(arrivals).name + (f" + {Path(spot).name}" if spot else "")
+    return read_trace(arrivals, spot, types), f"trace {name}"
+
+
+def _bound() -> Callable[[Trace], float]:
+    from autoscaler.simulate.bound import lower_bound
+
+    return lambda trace: float(lower_bound(trace).total_cost)
