@@ -1,0 +1,333 @@
+"""The offline lower bound: hand-computed costs on tiny traces, its semantics (deadlines, target waits,
+outages, markets), that it stays below feasible schedules, scales with work, and equals a plain LP."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from scipy import sparse
+from scipy.optimize import linprog
+
+from autoscaler.fleet import NodeType
+from autoscaler.simulate import bound
+from autoscaler.simulate.bound import lower_bound
+from autoscaler.simulate.model import Arrivals, Market, Trace
+from dispatcher.markets import Market as M
+
+SPOT = NodeType("spot-a", M.SPOT, "m5.xlarge", "us-east-1a", 4, 0.40)
+SPOT_B = NodeType("spot-b", M.SPOT, "c5.large", "us-east-1b", 2, 0.20)
+OD = NodeType("od", M.ON_DEMAND, "m5.xlarge", "us-east-1a", 4, 0.40)  # 0.10 $ per slot-hour
+TYPES = (SPOT, OD)
+HOUR = 3600.0
+NO = math.nan
+
+
+Row = tuple[float, int, float, int, float]
+
+
+def make_trace(
+    jobs: Sequence[tuple[float, int, float, float]],
+    rows: Sequence[Row] = (),
+    duration: float = 4 * HOUR,
+    types: tuple[NodeType, ...] = TYPES,
+) -> Trace:
+    """jobs: (at_s, level, work_s, deadline_s or NaN); rows: (at_s, type index, $/h or NaN, available, reclaim)."""
+    cols: list[Sequence[float]] = list(zip(*jobs, strict=True)) if jobs else [[], [], [], []]
+    n = len(jobs)
+    arrivals = Arrivals(
+        at_s=np.asarray(cols[0], dtype=np.float64),
+        job_type=np.zeros(n, dtype=np.int32),
+        level=np.asarray(cols[1], dtype=np.int8),
+        tenant=np.zeros(n, dtype=np.int32),
+        work_s=np.asarray(cols[2], dtype=np.float64),
+        deadline_s=np.asarray(cols[3], dtype=np.float64),
+        types=("job",),
+        tenants=("t",),
+    )
+    m: list[Sequence[float]] = list(zip(*sorted(rows, key=lambda r: r[0]), strict=True)) if rows else [[]] * 5
+    market = Market(
+        at_s=np.asarray(m[0], dtype=np.float64),
+        node_type=np.asarray(m[1], dtype=np.int32),
+        price=np.asarray(m[2], dtype=np.float64),
+        available=np.asarray(m[3], dtype=np.int8),
+        reclaim=np.asarray(m[4], dtype=np.float64),
+        node_types=tuple(types),
+    )
+    return Trace(arrivals, market, duration)
+
+
+def random_trace(seed: int, jobs: int = 60, hours: float = 3.0, all_deadlines: bool = False) -> Trace:
+    rng = np.random.default_rng(seed)
+    duration = hours * HOUR
+    at = np.sort(rng.uniform(0, duration, jobs))
+    level = rng.integers(0, 4, jobs)
+    work = rng.lognormal(6, 1, jobs)
+    has = np.ones(jobs, dtype=bool) if all_deadlines else rng.random(jobs) < 0.4
+    deadline = np.where(has, at + work * rng.uniform(0.5, 3.0, jobs) + rng.uniform(0, HOUR, jobs), NO)
+    rows = []
+    for k in (0, 1):
+        t = 0.0
+        while t < duration:
+            price = rng.uniform(0.02, 0.3) if rng.random() < 0.7 else NO
+            reclaim = 1.0 if rng.random() < 0.15 else float(rng.choice([0.0, 0.3]))
+            rows.append((t, k, price, int(rng.integers(-1, 2)), reclaim))
+            t += rng.exponential(600)
+    types = (SPOT, SPOT_B, OD)
+    return make_trace(list(zip(at, level, work, deadline, strict=True)), rows, duration, types)
+
+
+def plain_lp(trace: Trace, outages: str = "hold", top_only: bool = False, grace_s: float = 240.0) -> float:
+    """The LP as written down, without aggregation, pruning or dual: z[job, step] and x[type, step]."""
+    jobs, steps, open_last = bound._jobs(trace, 300.0, bound.DEFAULT_SLA_S, None)
+    price, open_ = bound._type_steps(trace.market, steps, 300.0, outages, grace_s)  # type: ignore[arg-type]
+    types = trace.market.node_types
+    cost = price / np.asarray([t.slots for t in types], dtype=np.float64)[:, None]
+    spot = np.asarray([t.market is M.SPOT for t in types])
+    xk, xh = np.nonzero(np.isfinite(cost))
+    col = {(int(k), int(h)): i for i, (k, h) in enumerate(zip(xk, xh, strict=True))}
+    z = [(j, h) for j in range(len(jobs.arrive)) for h in range(jobs.arrive[j], jobs.due[j] + 1)]
+    n_x = len(xk)
+    ub: list[list[tuple[int, float]]] = []
+    for h in range(steps):
+        at_h = [(n_x + i, 1.0) for i, (_, s) in enumerate(z) if s == h]
+        ub.append(at_h + [(int(c), -1.0) for c in np.flatnonzero(xh == h)])
+        if top_only:
+            below = [(n_x + i, 1.0) for i, (j, s) in enumerate(z) if s == h and not jobs.top[j]]
+            ub.append(below + [(int(c), -1.0) for c in np.flatnonzero((xh == h) & spot[xk])])
+    closed = np.isfinite(cost) & ~open_
+    for k in range(len(types)):
+        for h in range(1, steps):
+            if closed[k, h] and closed[k, h - 1] and not (open_last and h == steps - 1):
+                ub.append([(col[k, h], 1.0), (col[k, h - 1], -1.0)])
+    a_ub = sparse.csr_array(
+        (
+            [v for row in ub for _, v in row],
+            ([r for r, row in enumerate(ub) for _ in row], [c for row in ub for c, _ in row]),
+        ),
+        shape=(len(ub), n_x + len(z)),
+    )
+    a_eq = sparse.csr_array(
+        (np.ones(len(z)), ([j for j, _ in z], n_x + np.arange(len(z)))), shape=(len(jobs.arrive), n_x + len(z))
+    )
+    c = np.concatenate((cost[xk, xh], np.zeros(len(z))))
+    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(len(ub)), A_eq=a_eq, b_eq=jobs.work_h, bounds=(0, None), method="highs")
+    return float(res.fun) if res.status == 0 else math.nan
+
+
+# -- hand-computed costs -----------------------------------------------------------------------------------
+
+
+def test_a_single_job_costs_its_work_at_the_cheapest_slot_price():
+    rows = [(0.0, 0, 0.12, 1, 0.0), (0.0, 1, 0.05, 1, 0.0)]  # spot-a 0.03 $/slot-h, spot-b 0.025 $/slot-h
+    trace = make_trace([(600.0, 3, 7200.0, NO)], rows, types=(SPOT, SPOT_B, OD))  # 2 slot-hours
+    result = lower_bound(trace)
+    assert result.ok
+    assert result.total_cost == pytest.approx(2 * 0.025)
+    assert result.cost_by_type == pytest.approx({"spot-a": 0.0, "spot-b": 0.05, "od": 0.0})
+    assert result.slot_hours_by_market == pytest.approx({"spot": 2.0, "on-demand": 0.0})
+    assert result.work_slot_hours == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("outages", ["hold", "drop"])
+def test_spot_unavailable_throughout_means_the_on_demand_price(outages):
+    trace = make_trace([(600.0, 3, 7200.0, NO)], [(0.0, 0, 0.12, 0, 0.0)])
+    result = lower_bound(trace, outages=outages)
+    assert result.total_cost == pytest.approx(2 * 0.10)
+    assert result.cost_by_market == pytest.approx({"spot": 0.0, "on-demand": 0.20})
+
+
+def test_before_its_first_row_a_spot_type_costs_its_on_demand_price_as_in_the_simulator():
+    trace = make_trace([(0.0, 3, 3600.0, 1800.0)], [(3600.0, 0, 0.12, 1, 0.0)])
+    assert lower_bound(trace).total_cost == pytest.approx(0.10)
+
+
+def test_a_tight_deadline_forces_work_into_the_expensive_window():
+    rows = [(0.0, 0, 0.12, 0, 0.0), (2 * HOUR, 0, 0.12, 1, 0.0)]  # spot only from 2 h on
+    loose = lower_bound(make_trace([(0.0, 3, 1800.0, 4 * HOUR)], rows))
+    tight = lower_bound(make_trace([(0.0, 3, 1800.0, 1 * HOUR)], rows))
+    assert loose.total_cost == pytest.approx(0.5 * 0.03)
+    assert tight.total_cost == pytest.approx(0.5 * 0.10)
+    assert tight.total_cost > loose.total_cost
+
+
+def test_a_short_window_inside_a_long_one_pays_its_own_price():
+    # step 1 (300-600 s) is dear; the long job can run cheaply around it, the short one cannot leave it.
+    # Bounds on "work done by h" alone would let the long job's early work count for the short one.
+    rows = [(0.0, 0, 0.04, 1, 0.0), (300.0, 0, 4.0, 1, 0.0), (600.0, 0, 0.04, 1, 0.0)]
+    od = NodeType("od", M.ON_DEMAND, "m5.xlarge", "us-east-1a", 4, 8.0)
+    jobs = [(0.0, 3, 3600.0, 3000.0), (300.0, 3, 1800.0, 600.0)]
+    result = lower_bound(make_trace(jobs, rows, types=(SPOT, od)))
+    assert result.total_cost == pytest.approx(1.0 * 0.01 + 0.5 * 1.0)
+
+
+def test_a_step_takes_its_lowest_price():
+    rows = [(0.0, 0, 0.40, 1, 0.0), (150.0, 0, 0.04, 1, 0.0), (240.0, 0, 0.40, 1, 0.0)]
+    result = lower_bound(make_trace([(0.0, 3, 3600.0, 300.0)], rows))
+    assert result.total_cost == pytest.approx(0.01)  # optimistic within a step, as documented
+
+
+def test_the_level_target_wait_sets_the_due_time_of_jobs_without_a_deadline():
+    rows = [(0.0, 0, 0.12, 0, 0.0), (2 * HOUR, 0, 0.12, 1, 0.0)]  # spot only from 2 h on
+    urgent = make_trace([(0.0, 0, 600.0, NO)], rows)  # due at 60 s + its work
+    background = make_trace([(0.0, 3, 600.0, NO)], rows)  # due at 6 h + its work
+    assert lower_bound(urgent).total_cost == pytest.approx(600 / HOUR * 0.10)
+    assert lower_bound(background).total_cost == pytest.approx(600 / HOUR * 0.03)
+    assert lower_bound(urgent, sla_s=None).total_cost == pytest.approx(600 / HOUR * 0.03)  # due at the end
+    assert lower_bound(urgent, sla_s=(math.inf,)).total_cost == pytest.approx(600 / HOUR * 0.03)
+
+
+# -- outages: capacity held through them ---------------------------------------------------------------------
+
+# Spot is available until 1 h, then not. A job arriving at 3,900 s and due at 4,200 s (step 13) can only
+# use spot nodes launched before 1 h and kept (paid) through steps 12 and 13: 2 x 1/12 slot-hour at
+# 0.03, cheaper than 1/12 slot-hour on demand at 0.10.
+HELD_JOB = [(3900.0, 3, 300.0, 4200.0)]
+HELD = 2 / 12 * 0.03
+ON_DEMAND = 1 / 12 * 0.10
+
+
+def test_running_spot_nodes_outlive_an_outage_and_are_paid_while_held():
+    trace = make_trace(HELD_JOB, [(0.0, 0, 0.12, 1, 0.0), (HOUR, 0, NO, 0, 0.0)])
+    held = lower_bound(trace)
+    assert held.total_cost == pytest.approx(HELD)
+    assert held.slot_hours_by_market == pytest.approx({"spot": 2 / 12, "on-demand": 0.0})
+    assert held.lp_jobs == 1 and held.variables > 0
+    assert lower_bound(trace, outages="drop").total_cost == pytest.approx(ON_DEMAND)
+    assert lower_bound(trace, decompose=False).total_cost == pytest.approx(HELD)
+
+
+def test_a_full_reclaim_wave_empties_the_type_unless_nodes_may_still_be_starting():
+    wave = make_trace(HELD_JOB, [(0.0, 0, 0.12, 1, 0.0), (HOUR, 0, NO, 0, 1.0)])
+    assert lower_bound(wave, reclaim_grace_s=0.0).total_cost == pytest.approx(ON_DEMAND)
+    assert lower_bound(wave).total_cost == pytest.approx(HELD)  # launched just before, spared by the wave
+    closed_before = make_trace(HELD_JOB, [(0.0, 0, 0.12, 1, 0.0), (3000.0, 0, NO, 0, 0.0), (HOUR, 0, NO, -1, 1.0)])
+    assert lower_bound(closed_before).total_cost == pytest.approx(ON_DEMAND)
+    partial = make_trace(HELD_JOB, [(0.0, 0, 0.12, 1, 0.0), (HOUR, 0, NO, 0, 0.5)])
+    assert lower_bound(partial, reclaim_grace_s=0.0).total_cost == pytest.approx(HELD)  # ignored: optimistic
+
+
+# -- markets -----------------------------------------------------------------------------------------------
+
+
+def test_with_on_demand_for_level_0_only_other_levels_pay_spot_even_when_dearer():
+    rows = [(0.0, 0, 0.80, 1, 0.0)]  # spot 0.20 $/slot-h, on demand 0.10
+    below = make_trace([(0.0, 1, 3600.0, 1800.0)], rows)
+    urgent = make_trace([(0.0, 0, 3600.0, 1800.0)], rows)
+    assert lower_bound(below).total_cost == pytest.approx(0.10)
+    assert lower_bound(below, ondemand_levels="top").total_cost == pytest.approx(0.20)
+    assert lower_bound(urgent, ondemand_levels="top").total_cost == pytest.approx(0.10)
+
+
+def test_work_with_no_capacity_in_its_window_is_reported_infeasible():
+    trace = make_trace([(0.0, 1, 3600.0, 1800.0)], [(0.0, 0, 0.12, 0, 0.0)])
+    result = lower_bound(trace, ondemand_levels="top")
+    assert result.status == "infeasible" and not result.ok
+    assert math.isnan(result.total_cost)
+
+
+# -- a bound, and an exact one ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_never_above_a_feasible_schedule_and_never_below_the_cheapest_price(seed):
+    trace = random_trace(seed, jobs=200)
+    result = lower_bound(trace)
+    work_h = trace.arrivals.work_s / HOUR
+    all_on_demand = float(work_h.sum()) * 0.10  # every job on demand at its arrival: always feasible
+    assert result.ok
+    assert result.total_cost < all_on_demand  # spot is cheaper at times, and the bound finds it
+    assert result.total_cost >= float(work_h.sum()) * min(0.02 / 4, 0.02 / 2) * (1 - 1e-9)
+    assert sum(result.cost_by_type.values()) == pytest.approx(result.total_cost)
+    assert sum(result.cost_by_market.values()) == pytest.approx(result.total_cost)
+    assert sum(result.slot_hours_by_type.values()) >= result.work_slot_hours * (1 - 1e-9)
+
+
+def test_hourly_billing_uses_the_per_second_figure_and_says_so():
+    trace = random_trace(7)
+    second, hour = lower_bound(trace), lower_bound(trace, billing="hour")
+    assert hour.total_cost == pytest.approx(second.total_cost)
+    assert "hourly" in hour.why and "hourly" not in second.why
+    assert "per second" in second.why and "reclaim" in second.why
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_doubling_every_job_s_work_doubles_the_cost(seed):
+    trace = random_trace(seed, all_deadlines=True)  # due times do not depend on work then
+    arrivals = trace.arrivals
+    doubled = Trace(
+        Arrivals(
+            arrivals.at_s,
+            arrivals.job_type,
+            arrivals.level,
+            arrivals.tenant,
+            arrivals.work_s * 2,
+            arrivals.deadline_s,
+            arrivals.types,
+            arrivals.tenants,
+        ),
+        trace.market,
+        trace.duration_s,
+    )
+    once, twice = lower_bound(trace), lower_bound(doubled)
+    assert once.total_cost > 0
+    assert twice.total_cost == pytest.approx(2 * once.total_cost, rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize(("outages", "levels"), [("hold", "all"), ("hold", "top"), ("drop", "all")])
+def test_equals_the_plain_lp_with_one_variable_per_job_and_step(seed, outages, levels):
+    trace = random_trace(seed, jobs=40)
+    expected = plain_lp(trace, outages=outages, top_only=levels == "top")
+    fast = lower_bound(trace, outages=outages, ondemand_levels=levels)
+    everything = lower_bound(trace, outages=outages, ondemand_levels=levels, decompose=False)
+    if math.isnan(expected):
+        assert fast.status == everything.status == "infeasible"
+    else:
+        assert fast.total_cost == pytest.approx(expected, rel=1e-6, abs=1e-9)
+        assert everything.total_cost == pytest.approx(expected, rel=1e-6, abs=1e-9)
+        assert sum(fast.cost_by_type.values()) == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def test_the_random_traces_exercise_the_solver():
+    results = [lower_bound(random_trace(seed, jobs=40)) for seed in range(12)]
+    assert sum(r.lp_jobs > 0 and r.variables > 0 for r in results) >= 6
+
+
+# -- inputs ----------------------------------------------------------------------------------------------------
+
+
+def test_a_deadline_before_arrival_is_a_clear_error():
+    trace = make_trace([(0.0, 3, 60.0, NO), (900.0, 1, 60.0, 600.0)])
+    with pytest.raises(ValueError, match=r"1 job\(s\): deadline_s is before the job's arrival .*row 1"):
+        lower_bound(trace)
+
+
+@pytest.mark.parametrize(
+    ("jobs", "kwargs", "match"),
+    [
+        ([(0.0, 3, -5.0, NO)], {}, "work_s"),
+        ([(math.nan, 3, 5.0, NO)], {}, "at_s"),
+        ([(0.0, -1, 5.0, NO)], {}, "level"),
+        ([(0.0, 3, 5.0, NO)], {"step_s": 0.0}, "step_s"),
+        ([(0.0, 3, 5.0, NO)], {"billing": "minute"}, "billing"),
+        ([(0.0, 3, 5.0, NO)], {"sla_s": ()}, "sla_s"),
+        ([(0.0, 3, 5.0, NO)], {"outages": "keep"}, "outages"),
+    ],
+)
+def test_malformed_inputs_are_errors(jobs, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        lower_bound(make_trace(jobs), **kwargs)
+
+
+def test_no_jobs_cost_nothing():
+    result = lower_bound(make_trace([]))
+    assert result.ok and result.total_cost == 0.0 and result.lp_jobs == 0
+
+
+def test_a_deadline_far_past_the_trace_keeps_the_lp_small():
+    result = lower_bound(make_trace([(0.0, 3, 3600.0, 1e9)], [(0.0, 0, 0.12, 1, 0.0)]))
+    assert result.total_cost == pytest.approx(0.03)
+    assert result.steps <= 4 * 12 + 1
