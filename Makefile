@@ -32,6 +32,7 @@ bench: $(STAMP) services
 	$(BIN)/python bench/priority_latency.py
 	$(BIN)/python bench/dispatch_throughput.py
 	$(BIN)/python bench/autoscaler_loop.py
+	$(BIN)/python bench/fleet_sim.py
 
 clean:
 	rm -rf $(VENV) .ebbflow

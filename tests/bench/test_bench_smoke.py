@@ -39,3 +39,10 @@ def test_autoscaler_loop_prints_its_time_beside_the_floor() -> None:
     out = run("bench/autoscaler_loop.py", "--nodes", "500", "--types", "10", "--runs", "5")
     for needle in ("decide + guard", "floor: count nodes", "ratio"):
         assert needle in out
+
+
+def test_fleet_sim_prints_the_comparison_and_every_target(tmp_path) -> None:
+    out = run("bench/fleet_sim.py", "--jobs", "60000", "--chart", str(tmp_path / "sim.png"))
+    for needle in ("offline lower bound", "cost / lower bound", "cheaper than every baseline", "simulate a week"):
+        assert needle in out
+    assert (tmp_path / "sim.png").exists()
