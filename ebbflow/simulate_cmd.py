@@ -86,10 +86,16 @@ def _trace(
             raise click.BadParameter(
                 "give --arrivals with --spot, or neither for a generated week", param_hint="'--spot'"
             )
-        return generate_week(seed=seed, jobs=jobs), f"generated week: {jobs:,} jobs, seed {seed}"
+        try:
+            return generate_week(seed=seed, jobs=jobs), f"generated week: {jobs:,} jobs, seed {seed}"
+        except ValueError as err:  # too few jobs for the week's fixed waves and bursts
+            raise click.BadParameter(str(err), param_hint="'--jobs'") from err
     types = node_types_file or load_settings(config_path).autoscaler.node_types or default_node_types()
     name = Path(arrivals).name + (f" + {Path(spot).name}" if spot else "")
-    return read_trace(arrivals, spot, types), f"trace {name}"
+    try:
+        return read_trace(arrivals, spot, types), f"trace {name}"
+    except ValueError as err:  # a TraceError names the file, line and column
+        raise click.BadParameter(str(err), param_hint="'--arrivals' / '--spot' / '--node-types'") from err
 
 
 def _bound() -> Callable[[Trace], float]:

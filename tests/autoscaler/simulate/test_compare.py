@@ -56,3 +56,16 @@ def test_simulate_replays_trace_files(day, tmp_path: Path) -> None:
 def test_simulate_names_a_bad_policy() -> None:
     result = CliRunner().invoke(main, ["simulate", "--policy", "ours,cheapest", "--no-bound"])
     assert result.exit_code == 2 and "cheapest" in result.output
+
+
+def test_simulate_names_the_bad_line_of_a_trace_file(tmp_path: Path) -> None:
+    bad = tmp_path / "arrivals.csv"
+    bad.write_text("at_s,type,level,tenant,work_s,deadline_s\n0,a,urgent,t,10,\n5,a,urgent,t,-3,\n")
+    result = CliRunner().invoke(main, ["simulate", "--arrivals", str(bad), "--no-bound", "--policy", "ours"])
+    assert result.exit_code == 2
+    assert "line 3" in result.output and "work_s" in result.output
+
+
+def test_simulate_refuses_too_few_jobs_for_a_week() -> None:
+    result = CliRunner().invoke(main, ["simulate", "--jobs", "10", "--no-bound"])
+    assert result.exit_code == 2 and "--jobs" in result.output
