@@ -3,9 +3,9 @@
 Read as a list of named steps:
 1. need: slots to clear each level's queued work within its horizon (urgent: its SLA; the wait the oldest
    job has already had and a closer deadline shorten it; never shorter than the start-up lag, since no new
-   node helps sooner), the slots running jobs hold now, and at the top of the hour the cron work about to
-   arrive; top-level work the on-demand floor can take is not asked of spot; then the target slack.
-   A spot-only type with a spot cap (the crawl) never asks for more than its cap.
+   node helps sooner), and at the top of the hour the cron work about to arrive; top-level work the
+   on-demand floor can take is not asked of spot; then the target slack; never fewer slots than running
+   jobs hold now (`_with_running`). A spot-only type with a spot cap (the crawl) never asks past its cap.
 2. have: slots of nodes running or launching (launching ones arrive within the start-up lag, so they are
    not asked for twice); draining nodes do not count.
 3. on-demand: keep `min_ondemand_nodes`, and enough for on-demand-only work.
@@ -54,9 +54,7 @@ def decide(snapshot: Snapshot, config: AutoscalerConfig) -> Decision:
 
 
 def _need(snapshot: Snapshot, config: AutoscalerConfig, reasons: list[str]) -> dict[Market, float]:
-    spot = float(snapshot.busy_slots.get(Market.SPOT, 0))
-    ondemand = float(snapshot.busy_slots.get(Market.ON_DEMAND, 0))
-    top = 0.0
+    spot = ondemand = top = 0.0  # slots the queued work needs
     for demand in snapshot.demand:
         if not (math.isfinite(demand.work_s) and demand.work_s >= 0):
             reasons.append(f"{demand.job_type}: queued work {demand.work_s} is not a number of seconds; left out")
@@ -84,9 +82,25 @@ def _need(snapshot: Snapshot, config: AutoscalerConfig, reasons: list[str]) -> d
         spot += snapshot.scheduled_work_s / config.scheduled_horizon_s
         reasons.append(f"top of the hour in {to_hour:.0f} s: {snapshot.scheduled_work_s:.0f} work-s of cron jobs")
     floor_free = max(0.0, _floor_slots(snapshot, config) - ondemand)
-    spot -= min(top, floor_free)  # urgent work the on-demand floor takes
+    spot = max(0.0, spot - min(top, floor_free))  # urgent work the on-demand floor takes
     slack = 1 + config.target_slack
-    return {Market.SPOT: max(0.0, spot) * slack, Market.ON_DEMAND: ondemand * slack}
+    return {
+        market: _with_running(float(snapshot.busy_slots.get(market, 0)), queued, slack)
+        for market, queued in ((Market.SPOT, spot), (Market.ON_DEMAND, ondemand))
+    }
+
+
+def _with_running(busy: float, queued: float, slack: float) -> float:
+    """Slots wanted: the queued work's, with slack, but never fewer than the running jobs hold.
+
+    Not busy + queued: while a queue waits every slot is busy, and each slot takes queued work as soon as
+    its job ends, so counting both (let alone adding slack to the busy ones) asks for more capacity every
+    round until the queue is gone (a 10,000-job burst once grew the simulated fleet to 600 nodes). With
+    nothing queued, the slack is kept on the running jobs, as headroom for the next arrivals.
+    """
+    if queued <= 0:
+        return busy * slack
+    return max(busy, queued * slack)
 
 
 def _floor_slots(snapshot: Snapshot, config: AutoscalerConfig) -> int:

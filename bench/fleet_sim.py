@@ -1,7 +1,7 @@
 """The fleet simulator on the default synthetic week: our autoscaler against the baselines and the offline
 lower bound, with the issue's targets checked, and how long one simulated week takes.
 
-    python bench/fleet_sim.py [--jobs 1000000] [--seed 7] [--chart bench-fleet-sim.png]
+    python bench/fleet_sim.py [--jobs 1000000] [--seed 7] [--chart .ebbflow/bench-fleet-sim.png]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--chart", default="bench-fleet-sim.png")
+    parser.add_argument("--chart", default=".ebbflow/bench-fleet-sim.png")
     args = parser.parse_args()
     started = time.perf_counter()
     trace = generate_week(seed=args.seed, jobs=args.jobs)

@@ -135,3 +135,13 @@ def test_the_decision_says_why():
 def test_actions_do_not_change_decide_only_guard(count):
     actions = tuple(Action(T - 10, "launch", "spot-a", 1) for _ in range(count))
     assert plan(demand=(work(3, 172_800),), actions=actions)[0] == {"spot-a": 2, "spot-b": 1}
+
+
+def test_a_busy_fleet_with_a_queue_it_can_clear_does_not_grow():
+    # 3 spot nodes (12 slots) all busy; the queue needs 8 x 1.25 = 10 slots over its horizon: enough already.
+    # Counting the busy slots on top of the queue (or adding slack to them) would launch every round.
+    nodes = (node("od-1", "od"), node("a1", jobs=4), node("a2", jobs=4), node("b1", "spot-b", jobs=4))
+    assert plan(nodes=nodes, busy_slots={Market.SPOT: 12}, demand=(work(3, 21600 * 8),)) == ({}, [])
+    # a queue that needs more than the fleet has grows it by the difference only
+    launches, _ = plan(nodes=nodes, busy_slots={Market.SPOT: 12}, demand=(work(3, 21600 * 16),))
+    assert launches == {"spot-a": 1, "spot-b": 1}  # 16 x 1.25 = 20 slots wanted, 12 there
