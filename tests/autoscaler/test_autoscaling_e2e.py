@@ -53,6 +53,8 @@ def test_the_fleet_grows_with_the_queue_and_shrinks_when_it_drains(cluster, tmp_
     policy = AutoscalerConfig(
         period_s=1,
         horizons_s=(10.0,),
+        min_horizon_s=5.0,
+        startup_lag_s=5.0,  # fake nodes come up in seconds
         min_ondemand_nodes=0,
         spread_types=1,
         guard=GuardConfig(scale_up_cooldown_s=0, scale_down_cooldown_s=2),
@@ -75,9 +77,9 @@ def test_the_fleet_grows_with_the_queue_and_shrinks_when_it_drains(cluster, tmp_
         return empty and not fleet.nodes() and seen["most"] > 0
 
     try:
-        # given 60 jobs of 0.5 s queued and no worker node at all
+        # given 120 jobs of 0.5 s queued (36 work-s by the type's estimate: 4.5 slots over 10 s) and no node
         ids = [r.job_id for r in scheduler.submit_many(
-            [scheduler.prepare("t-rec", {"key": key, "sleep": 0.5}, tenant="t") for _ in range(60)]
+            [scheduler.prepare("t-rec", {"key": key, "sleep": 0.5}, tenant="t") for _ in range(120)]
         )]  # fmt: skip
         assert fleet.nodes() == []
         # when the dispatcher and the autoscaler run together
