@@ -14,10 +14,14 @@ from scheduler.queue import Scheduler
 DUE_SCAN = 200  # earliest deadlines looked at per level
 
 
-def queued_demand(scheduler: Scheduler, now_s: float) -> list[Demand]:
+def expected_run_s(scheduler: Scheduler) -> dict[str, float]:
+    """Expected run time per type: measured (p90 of the last hour) or declared. Reads the history once."""
+    return {name: ms / 1000 for name, ms in scheduler.expected_run_ms().items()}
+
+
+def queued_demand(scheduler: Scheduler, now_s: float, expected_s: Mapping[str, float]) -> list[Demand]:
     """Pending work per (level, type): count x expected run time, earliest deadline slack, market rules."""
     stats = scheduler.store.stats()
-    expected_s = {name: ms / 1000 for name, ms in scheduler.expected_run_ms().items()}
     slack = _deadline_slack(scheduler, now_s, expected_s, {level for level, _ in stats.pending})
     demands = []
     for (level, job_type), pending in sorted(stats.pending.items()):
@@ -59,10 +63,9 @@ def _deadline_slack(
     return slack
 
 
-def scheduled_work_s(scheduler: Scheduler, schedules: Sequence[CronSchedule], now_s: float) -> float:
+def scheduled_work_s(schedules: Sequence[CronSchedule], now_s: float, expected_s: Mapping[str, float]) -> float:
     """Expected work of the cron ticks at the next top of the hour."""
     next_hour_ms = (int(now_s) // 3600 + 1) * 3600 * 1000
-    expected_s = {name: ms / 1000 for name, ms in scheduler.expected_run_ms().items()}
     total = 0.0
     for schedule in schedules:
         if schedule.ticks(next_hour_ms - 1, next_hour_ms):
@@ -80,7 +83,8 @@ def build_snapshot(
     preemptions: Mapping[str, int] | None = None,
     actions: Sequence[Action] = (),
 ) -> Snapshot:
-    demand = queued_demand(scheduler, now_s)
+    expected_s = expected_run_s(scheduler)
+    demand = queued_demand(scheduler, now_s, expected_s)
     return Snapshot(
         at_s=now_s,
         inputs_at_s=now_s,
@@ -88,7 +92,7 @@ def build_snapshot(
         nodes=tuple(fleet.nodes()),
         demand=tuple(demand),
         busy_slots=dict(busy_slots()),
-        scheduled_work_s=scheduled_work_s(scheduler, schedules, now_s),
+        scheduled_work_s=scheduled_work_s(schedules, now_s, expected_s),
         spot_prices=fleet.spot_prices(),
         errors=tuple(errors),
         preemptions=dict(preemptions or {}),

@@ -84,8 +84,7 @@ def ebbflow_round(client: redis.Redis, jobs: int, urgent: int, floor: int) -> tu
             return sum(scheduler.store.stats().pending.values())
 
         def drained() -> bool:
-            stats = scheduler.store.stats()
-            return sum(stats.pending.values()) + sum(stats.running.values()) + stats.delayed == 0
+            return scheduler.store.stats().settled
 
         started = time.perf_counter()
         counts = dispatcher.run(until=drained, every=[submit_urgent])

@@ -72,12 +72,8 @@ def run_until_empty(
     source = StoreSource.from_settings(settings)
     dispatcher = Dispatcher(scheduler, settings.dispatcher, source, head_name(), on_outcome=on_outcome)
 
-    def empty() -> bool:
-        stats = scheduler.store.stats()
-        return sum(stats.pending.values()) + sum(stats.running.values()) + stats.delayed == 0
-
     try:
-        return dispatcher.run(until=empty)
+        return dispatcher.run(until=lambda: scheduler.store.stats().settled)
     finally:
         if connected:
             disconnect()

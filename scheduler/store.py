@@ -91,6 +91,11 @@ class QueueStats:
     dead: int
     oldest_enqueued_ms: dict[int, int]  # per level with pending jobs
 
+    @property
+    def settled(self) -> bool:
+        """Nothing pending, running or waiting to retry: every job has finished or is dead."""
+        return not any(self.pending.values()) and not any(self.running.values()) and self.delayed == 0
+
 
 @dataclass(slots=True)
 class HistoryBucket:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, cast
@@ -164,7 +164,7 @@ class Simulation:
                 break
             node.free -= 1
             node.jobs.add(job)
-            if self.times.started[job] != self.times.started[job]:  # first start (NaN before)
+            if math.isnan(self.times.started[job]):  # its first start
                 self.times.started[job] = self.now
             self.run_started[job] = self.now
             self._push(self.now + self.work[job], DONE, (job, node.node_id, self.run_id[job]))
@@ -270,14 +270,14 @@ class Simulation:
             scheduled_work_s=self._wave_work,
             spot_prices={n: p for n, p in self.price.items() if self.types[n].market is Market.SPOT},
             errors=tuple(self.memory.errors),
-            preemptions=_count(name for _, name in self.memory.reclaimed),
+            preemptions=Counter(name for _, name in self.memory.reclaimed),
             actions=tuple(self.memory.actions),
         )
 
     def _demand(self, level: int) -> Demand:
         heap = self.deadlines[level]
-        while heap and self.times.started[heap[0][1]] == self.times.started[heap[0][1]]:
-            heapq.heappop(heap)  # started (not NaN): no longer waiting
+        while heap and not math.isnan(self.times.started[heap[0][1]]):
+            heapq.heappop(heap)  # started: no longer waiting
         slack = heap[0][0] - self.now - self.work[heap[0][1]] if heap else None
         waiting = self.waiting[level]
         while waiting and not math.isnan(self.times.started[waiting[0][1]]):
@@ -325,10 +325,3 @@ class Simulation:
         self.result.cost = dict(self.billing.cost)
         self.result.summarise(self.times, self.level, self.arrived, self.deadline, self.config.target_wait_s)
         return self.result
-
-
-def _count(names: object) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for name in names:  # type: ignore[attr-defined]
-        counts[name] = counts.get(name, 0) + 1
-    return counts

@@ -72,9 +72,7 @@ def test_the_fleet_grows_with_the_queue_and_shrinks_when_it_drains(cluster, tmp_
         seen["most"] = max(seen["most"], len(running))
 
     def shrunk() -> bool:
-        stats = scheduler.store.stats()
-        empty = sum(stats.pending.values()) + sum(stats.running.values()) + stats.delayed == 0
-        return empty and not fleet.nodes() and seen["most"] > 0
+        return scheduler.store.stats().settled and not fleet.nodes() and seen["most"] > 0
 
     try:
         # given 120 jobs of 0.5 s queued (36 work-s by the type's estimate: 4.5 slots over 10 s) and no node

@@ -67,8 +67,7 @@ class Head:
         return [result.job_id for result in self.scheduler.submit_many(prepared)]
 
     def queue_empty(self) -> bool:
-        stats = self.scheduler.store.stats()
-        return sum(stats.pending.values()) + sum(stats.running.values()) + stats.delayed == 0
+        return self.scheduler.store.stats().settled
 
     def until_empty(self, limit_s: float = RUN_LIMIT_S) -> Callable[[], bool]:
         return until(self.queue_empty, limit_s)

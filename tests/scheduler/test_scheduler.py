@@ -284,3 +284,13 @@ def test_get_of_an_unknown_id_raises(scheduler):
     with pytest.raises(JobNotFoundError) as missing:
         scheduler.get(unknown)
     assert (missing.value.job_id, str(missing.value)) == (unknown, f"no job with id {unknown!r}")
+
+
+def test_queue_stats_are_settled_only_when_nothing_waits_runs_or_retries() -> None:
+    from scheduler.store import QueueStats
+
+    assert QueueStats({}, {}, 0, 3, {}).settled  # dead letters do not count
+    assert QueueStats({(0, "a"): 0}, {(3, "b"): 0}, 0, 0, {}).settled
+    assert not QueueStats({(0, "a"): 1}, {}, 0, 0, {}).settled
+    assert not QueueStats({}, {(3, "b"): 2}, 0, 0, {}).settled
+    assert not QueueStats({}, {}, 1, 0, {}).settled
