@@ -33,8 +33,8 @@ def per_type(nodes: Iterable[FleetNode]) -> Counter[str]:
     return Counter(node.node_type for node in nodes)
 
 
-def rank_spot_types(snapshot: Snapshot, config: AutoscalerConfig) -> tuple[list[NodeType], list[str]]:
-    """Healthy spot types, best first, and one reason per type left out."""
+def rank_spot_types(snapshot: Snapshot, config: AutoscalerConfig) -> tuple[list[tuple[float, NodeType]], list[str]]:
+    """Healthy spot types with their ranking price per slot, best first, and one reason per type left out."""
     recent = [e for e in snapshot.errors if snapshot.at_s - e.at_s <= config.avoid_after_error_s]
     failed_types = {e.node_type for e in recent if e.kind in TYPE_ERRORS}
     failed_zones = {t.zone for e in recent if e.kind in ZONE_ERRORS if (t := snapshot.node_type(e.node_type))}
@@ -57,7 +57,18 @@ def rank_spot_types(snapshot: Snapshot, config: AutoscalerConfig) -> tuple[list[
             rate = snapshot.preemptions.get(node_type.name, 0) / max(1, running[node_type.name])
             ranked.append((price / node_type.slots * (1 + config.interruption_penalty * rate), node_type))
     ranked.sort(key=lambda pair: (pair[0], pair[1].name))
-    return [node_type for _, node_type in ranked], skipped
+    return ranked, skipped
+
+
+def spread_width(ranked: Sequence[tuple[float, NodeType]], config: AutoscalerConfig) -> int:
+    """How many of the best types new nodes are spread over: up to `spread_types`, but only those within
+    `spread_within` of the best price per slot. Spreading guards against one type running dry, yet
+    half a fleet on a type 15% dearer costs 7% on every hour it runs."""
+    if not ranked:
+        return 1
+    best = ranked[0][0]
+    close = sum(1 for score, _ in ranked[: config.spread_types] if score <= best * (1 + config.spread_within))
+    return max(1, close)
 
 
 def allocate(slots: float, ranked: Sequence[NodeType], have: Counter[str], spread: int) -> dict[str, int]:
@@ -90,15 +101,48 @@ def allocate(slots: float, ranked: Sequence[NodeType], have: Counter[str], sprea
     return dict(launches)
 
 
-def pick_drains(
-    nodes: Sequence[FleetNode], types: dict[str, NodeType], surplus: float, at_s: float, hourly: bool
-) -> list[FleetNode]:
-    """Running nodes to retire while the surplus still covers them: least running work first, or with
-    hourly billing, those nearest the end of the hour already paid for."""
+KEEP_HORIZON_S = 3600.0  # a node kept rather than drained runs about this much longer
 
-    def key(node: FleetNode) -> tuple[float, int, str]:
-        left_in_hour = 3600 - (at_s - node.since_s) % 3600 if hourly else 0.0
-        return (left_in_hour // 300, node.running_jobs, node.node_id)  # 5-minute steps: close counts as same
+
+def per_slot_price(snapshot: Snapshot, node_type: NodeType) -> float:
+    """$/hour per slot now: the spot price of a spot type (on-demand when unknown), else on-demand."""
+    price = snapshot.spot_prices.get(node_type.name) if node_type.market is Market.SPOT else None
+    if price is None or not math.isfinite(price) or price <= 0:
+        price = node_type.ondemand_price
+    return price / node_type.slots
+
+
+def drain_cost(node: FleetNode, node_type: NodeType, per_slot: float, best_per_slot: float) -> float:
+    """$ that draining this node costs over keeping it: all its slots billed until its last job ends, less
+    what an hour of the same slots saves on the best type. inf: busy for a time not known."""
+    if node.work_left_s is None:
+        waste = 0.0 if node.running_jobs == 0 else math.inf
+    else:
+        waste = node.work_left_s * per_slot * node_type.slots / 3600
+    return waste - max(0.0, per_slot - best_per_slot) * node_type.slots * KEEP_HORIZON_S / 3600
+
+
+def pick_drains(
+    snapshot: Snapshot,
+    nodes: Sequence[FleetNode],
+    types: dict[str, NodeType],
+    surplus: float,
+    hourly: bool,
+    best_per_slot: float | None = None,
+) -> list[FleetNode]:
+    """Running nodes to retire while the surplus still covers them, cheapest to retire first: those whose
+    jobs end soonest (a draining node bills every slot until its last job ends, so one long job left on it
+    costs far more than a few short ones), less what leaving a dear type saves; busy nodes whose jobs'
+    ends are unknown go last, fewest jobs first. With hourly billing, those nearest the end of the hour
+    already paid for go first."""
+
+    def key(node: FleetNode) -> tuple[float, float, int, str]:
+        left_in_hour = 3600 - (snapshot.at_s - node.since_s) % 3600 if hourly else 0.0
+        node_type = types[node.node_type]
+        per_slot = per_slot_price(snapshot, node_type)
+        cost = drain_cost(node, node_type, per_slot, per_slot if best_per_slot is None else best_per_slot)
+        # 5-minute steps of the paid hour: close counts as same
+        return (left_in_hour // 300, cost, node.running_jobs, node.node_id)
 
     chosen: list[FleetNode] = []
     for node in sorted((n for n in nodes if n.state == "running"), key=key):

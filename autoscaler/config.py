@@ -31,11 +31,23 @@ class AutoscalerConfig(BaseModel):
         default=DEFAULT_HORIZONS_S, description="per level: queued work should be done within this"
     )
     min_horizon_s: float = Field(default=30.0, gt=0, description="a deadline closer than this counts as this")
-    target_slack: float = Field(default=0.25, ge=0, description="capacity asked for beyond the need")
+    target_slack: float = Field(default=0.15, ge=0, description="capacity asked for beyond the need")
+    drain_margin: float = Field(
+        default=0.1, ge=0, description="spot slots kept beyond the need, as a share of it, before draining"
+    )
     startup_lag_s: float = Field(default=300.0, ge=0, description="from launch to a node taking work")
     scheduled_horizon_s: float = Field(default=180.0, gt=0, description="cron work at the top of the hour")
     min_ondemand_nodes: int = Field(default=1, ge=0, description="on-demand nodes always kept (the floor)")
-    spread_types: int = Field(default=2, ge=1, description="launches spread over at least this many node types")
+    urgent_blocking: float = Field(
+        default=0.01, gt=0, le=1, description="on-demand slots for urgent work: the chance an arrival finds none free"
+    )
+    spread_types: int = Field(default=2, ge=1, description="launches spread over up to this many node types")
+    spread_within: float = Field(
+        default=0.05, ge=0, description="only over types within this share of the best price per slot"
+    )
+    replace_above: float = Field(
+        default=0.5, ge=0, description="spot nodes dearer per slot than the best type by more are replaced"
+    )
     interruption_penalty: float = Field(
         default=2.0, ge=0, description="price per slot is raised by this times interruptions per node-hour"
     )

@@ -1,16 +1,15 @@
 """decide: a pure function Snapshot x AutoscalerConfig -> Decision. No I/O, no clock, no randomness.
 
 Read as a list of named steps:
-1. need: slots to clear each level's queued work within its horizon (urgent: its SLA; the wait the oldest
-   job has already had and a closer deadline shorten it; never shorter than the start-up lag, since no new
-   node helps sooner), and at the top of the hour the cron work about to arrive; top-level work the
-   on-demand floor can take is not asked of spot; then the target slack; never fewer slots than running
-   jobs hold now (`_with_running`). A spot-only type with a spot cap (the crawl) never asks past its cap.
+1. need (need.py): slots for the arrival stream and for each level's queued work within its horizon,
+   the cron work about to arrive at the top of the hour, the target slack; on-demand slots for urgent
+   work (Erlang's loss formula), never below the floor; never fewer than running jobs hold now.
 2. have: slots of nodes running or launching (launching ones arrive within the start-up lag, so they are
    not asked for twice); draining nodes do not count.
-3. on-demand: keep `min_ondemand_nodes`, and enough for on-demand-only work.
-4. spot: launch the deficit over the best-ranked healthy types (choose.py), or drain the surplus once
-   nothing is launching.
+3. on-demand: the pool need asked for (the floor, urgent headroom, on-demand-only work).
+4. spot: launch the deficit over the best-ranked healthy types (choose.py), spread over the close ones;
+   replace nodes of a type whose price spiked; or drain the surplus once nothing is launching, the
+   nodes cheapest to retire first.
 """
 
 from __future__ import annotations
@@ -19,12 +18,21 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from autoscaler.choose import allocate, live_nodes, per_type, pick_drains, rank_spot_types
+from autoscaler.choose import (
+    allocate,
+    drain_cost,
+    live_nodes,
+    per_slot_price,
+    per_type,
+    pick_drains,
+    rank_spot_types,
+    spread_width,
+)
 from autoscaler.config import AutoscalerConfig
+from autoscaler.fleet import FleetNode, NodeType
+from autoscaler.need import need_slots
 from autoscaler.snapshot import Snapshot
 from dispatcher.markets import Market
-
-TOP_LEVEL = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,68 +52,13 @@ class Decision:
 
 def decide(snapshot: Snapshot, config: AutoscalerConfig) -> Decision:
     reasons: list[str] = []
-    need = _need(snapshot, config, reasons)
+    need = need_slots(snapshot, config, reasons)
     have = _have(snapshot)
     launches: dict[str, int] = {}
     drains: list[str] = []
     _ondemand(snapshot, config, need[Market.ON_DEMAND], launches, drains, reasons)
-    _spot(snapshot, config, need[Market.SPOT] - have[Market.SPOT], launches, drains, reasons)
+    _spot(snapshot, config, need[Market.SPOT], have[Market.SPOT], launches, drains, reasons)
     return Decision(launches, tuple(drains), tuple(reasons), need_slots=need, have_slots=have)
-
-
-def _need(snapshot: Snapshot, config: AutoscalerConfig, reasons: list[str]) -> dict[Market, float]:
-    spot = ondemand = top = 0.0  # slots the queued work needs
-    for demand in snapshot.demand:
-        if not (math.isfinite(demand.work_s) and demand.work_s >= 0):
-            reasons.append(f"{demand.job_type}: queued work {demand.work_s} is not a number of seconds; left out")
-            continue  # the guard holds on it anyway; decide itself must never fail on a bad input
-        horizon = config.horizon_s(demand.level)
-        if math.isfinite(demand.oldest_wait_s) and demand.oldest_wait_s > 0:
-            # the horizon is a target wait: the oldest job has already used part of it
-            horizon = max(horizon - demand.oldest_wait_s, config.min_horizon_s)
-        if demand.min_slack_s is not None and math.isfinite(demand.min_slack_s):
-            horizon = min(horizon, max(demand.min_slack_s, config.min_horizon_s))
-        # A node asked for now takes work only after the start-up lag: sizing for a shorter horizon
-        # launches nodes that arrive after the work is gone (the floor and running nodes serve it).
-        horizon = max(horizon, config.startup_lag_s)
-        slots = demand.work_s / horizon
-        if demand.markets == "spot" and demand.spot_cap_slots is not None and slots > demand.spot_cap_slots:
-            reasons.append(f"{demand.job_type}: needs {slots:.1f} spot slots, capped at {demand.spot_cap_slots}")
-            slots = demand.spot_cap_slots
-        if demand.markets == "on-demand":
-            ondemand += slots
-        else:
-            spot += slots
-            top += slots if demand.level == TOP_LEVEL and demand.markets != "spot" else 0.0
-    to_hour = 3600 - snapshot.at_s % 3600
-    if snapshot.scheduled_work_s > 0 and to_hour <= config.startup_lag_s + config.period_s:
-        spot += snapshot.scheduled_work_s / config.scheduled_horizon_s
-        reasons.append(f"top of the hour in {to_hour:.0f} s: {snapshot.scheduled_work_s:.0f} work-s of cron jobs")
-    floor_free = max(0.0, _floor_slots(snapshot, config) - ondemand)
-    spot = max(0.0, spot - min(top, floor_free))  # urgent work the on-demand floor takes
-    slack = 1 + config.target_slack
-    return {
-        market: _with_running(float(snapshot.busy_slots.get(market, 0)), queued, slack)
-        for market, queued in ((Market.SPOT, spot), (Market.ON_DEMAND, ondemand))
-    }
-
-
-def _with_running(busy: float, queued: float, slack: float) -> float:
-    """Slots wanted: the queued work's, with slack, but never fewer than the running jobs hold.
-
-    Not busy + queued: while a queue waits every slot is busy, and each slot takes queued work as soon as
-    its job ends, so counting both (let alone adding slack to the busy ones) asks for more capacity every
-    round until the queue is gone (a 10,000-job burst once grew the simulated fleet to 600 nodes). With
-    nothing queued, the slack is kept on the running jobs, as headroom for the next arrivals.
-    """
-    if queued <= 0:
-        return busy * slack
-    return max(busy, queued * slack)
-
-
-def _floor_slots(snapshot: Snapshot, config: AutoscalerConfig) -> int:
-    ondemand = [t for t in snapshot.node_types if t.market is Market.ON_DEMAND]
-    return config.min_ondemand_nodes * min((t.slots for t in ondemand), default=0)
 
 
 def _have(snapshot: Snapshot) -> dict[Market, int]:
@@ -131,14 +84,14 @@ def _ondemand(
     cheapest = types[0]
     names = {t.name for t in types}
     nodes = [n for n in live_nodes(snapshot) if n.node_type in names]
-    wanted = max(config.min_ondemand_nodes, math.ceil(need / cheapest.slots - 1e-9))
+    wanted = max(config.min_ondemand_nodes, math.ceil(need / cheapest.slots - 1e-9))  # need has the floor
     if len(nodes) < wanted:
         launches[cheapest.name] = wanted - len(nodes)
         reasons.append(f"on-demand: {len(nodes)} nodes, {wanted} wanted (floor {config.min_ondemand_nodes})")
     elif len(nodes) > wanted:
         surplus = sum(_slots(snapshot, n.node_type) for n in nodes) - wanted * cheapest.slots
         types_by_name = {t.name: t for t in types}
-        for node in pick_drains(nodes, types_by_name, surplus, snapshot.at_s, config.hourly_billing):
+        for node in pick_drains(snapshot, nodes, types_by_name, surplus, config.hourly_billing):
             drains.append(node.node_id)
             reasons.append(f"on-demand: drain {node.node_id}, more than the {wanted} wanted")
 
@@ -146,26 +99,65 @@ def _ondemand(
 def _spot(
     snapshot: Snapshot,
     config: AutoscalerConfig,
-    deficit: float,
+    need: float,
+    have: float,
     launches: dict[str, int],
     drains: list[str],
     reasons: list[str],
 ) -> None:
+    deficit = need - have
     spot_types = {t.name: t for t in snapshot.node_types if t.market is Market.SPOT}
     nodes = [n for n in live_nodes(snapshot) if n.node_type in spot_types]
+    ranked, skipped = rank_spot_types(snapshot, config)
+    best = per_slot_price(snapshot, ranked[0][1]) if ranked else None
+    dear = _to_replace(snapshot, config, nodes, spot_types, best)
+    if dear:
+        deficit += sum(spot_types[n.node_type].slots for n in dear)
+        reasons.append(
+            f"spot: {len(dear)} nodes cost over {1 + config.replace_above:.2f}x the best type per slot; replace them"
+        )
     if deficit > 0:
-        ranked, skipped = rank_spot_types(snapshot, config)
         reasons.extend(skipped)
-        added = allocate(deficit, ranked, per_type(nodes), config.spread_types)
+        spread = spread_width(ranked, config)
+        added = allocate(deficit, [node_type for _, node_type in ranked], per_type(nodes), spread)
         for name, count in added.items():
             launches[name] = launches.get(name, 0) + count
         reasons.append(f"spot: {deficit:.1f} slots short; launch {_describe(added) or 'nothing (no healthy type)'}")
         return
     if any(n.state == "launching" for n in nodes):
         return  # they were asked for on purpose: let them arrive before judging a surplus
-    for node in pick_drains(nodes, spot_types, -deficit, snapshot.at_s, config.hourly_billing):
+    for node in dear:
+        drains.append(node.node_id)
+        reasons.append(f"spot: drain {node.node_id}, its replacement is up")
+    rest = [n for n in nodes if n not in dear]
+    surplus = -deficit - need * config.drain_margin  # a need that wobbles must not launch and drain by turns
+    for node in pick_drains(snapshot, rest, spot_types, surplus, config.hourly_billing, best):
         drains.append(node.node_id)
         reasons.append(f"spot: {-deficit:.1f} slots more than needed; drain {node.node_id} ({node.running_jobs} jobs)")
+
+
+def _to_replace(
+    snapshot: Snapshot,
+    config: AutoscalerConfig,
+    nodes: list[FleetNode],
+    types: dict[str, NodeType],
+    best_per_slot: float | None,
+) -> list[FleetNode]:
+    """Running spot nodes whose type now costs over `1 + replace_above` times the best type per slot (a
+    price spike) and whose jobs end soon enough that draining them saves money."""
+    if best_per_slot is None:
+        return []
+    dear = []
+    for node in nodes:
+        node_type = types[node.node_type]
+        per_slot = per_slot_price(snapshot, node_type)
+        if (
+            node.state == "running"
+            and per_slot > best_per_slot * (1 + config.replace_above)
+            and drain_cost(node, node_type, per_slot, best_per_slot) < 0
+        ):
+            dear.append(node)
+    return dear
 
 
 def _slots(snapshot: Snapshot, name: str) -> int:

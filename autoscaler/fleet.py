@@ -42,6 +42,9 @@ class FleetNode:
     state: NodeState
     since_s: float  # epoch seconds: when it was asked for (launching) or came up (running, draining)
     running_jobs: int = 0
+    # expected seconds until its last running job ends (None: not known, as from the cloud fleets): a node
+    # drained with a long job on it bills all its slots until that job is done
+    work_left_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 
+from autoscaler.arrivals import QueueArrivals
 from autoscaler.config import AutoscalerConfig
 from autoscaler.decide import Decision, decide
 from autoscaler.decision_log import DecisionLog, entry
@@ -52,6 +53,7 @@ class Autoscaler:
         self.vanished: deque[tuple[float, str]] = deque()  # (when, node type) of nodes gone undrained
         self._known: dict[str, str] = {}  # node id -> node type, as of the last round
         self._drained: set[str] = set()
+        self.arrivals = QueueArrivals()  # the work arriving per second, from leases and pending counts
 
     def tick(self, dry_run: bool = False) -> Decision:
         """One round; with dry_run nothing is done, but the decision is still returned (and not logged)."""
@@ -82,6 +84,7 @@ class Autoscaler:
             tuple(self.errors),
             None,
             tuple(self.actions),
+            self.arrivals,
         )
         self._note_vanished(snapshot, now)
         # counted after the fleet was read, so a node gone since the last round counts in this one

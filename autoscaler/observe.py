@@ -3,8 +3,9 @@ autoscaler's own memory. Only reads; every figure is stamped with the time it wa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
+from autoscaler.arrivals import QueueArrivals, QueueKey
 from autoscaler.fleet import Fleet, FleetError
 from autoscaler.snapshot import Action, Demand, Snapshot
 from dispatcher.markets import Market
@@ -19,14 +20,20 @@ def expected_run_s(scheduler: Scheduler) -> dict[str, float]:
     return {name: ms / 1000 for name, ms in scheduler.expected_run_ms().items()}
 
 
-def queued_demand(scheduler: Scheduler, now_s: float, expected_s: Mapping[str, float]) -> list[Demand]:
-    """Pending work per (level, type): count x expected run time, earliest deadline slack, market rules."""
+def queued_demand(
+    scheduler: Scheduler, now_s: float, expected_s: Mapping[str, float], arrivals: QueueArrivals | None = None
+) -> list[Demand]:
+    """Pending work per (level, type): count x expected run time, earliest deadline slack, market rules;
+    with `arrivals`, the work arriving per second too (and a Demand for a type that arrives but has
+    nothing pending)."""
     stats = scheduler.store.stats()
+    stream = None if arrivals is None else arrivals.update(now_s, stats.pending, _leases(scheduler), expected_s)
     slack = _deadline_slack(scheduler, now_s, expected_s, {level for level, _ in stats.pending})
+    keys = {key for key, pending in stats.pending.items() if pending > 0}
+    keys |= {key for key, rate in (stream or {}).items() if rate > 0}
     demands = []
-    for (level, job_type), pending in sorted(stats.pending.items()):
-        if pending <= 0:
-            continue
+    for level, job_type in sorted(keys):
+        pending = stats.pending.get((level, job_type), 0)
         known = job_type in scheduler.registry
         spec = scheduler.registry.get(job_type) if known else None
         run_s = expected_s.get(job_type, spec.expected_run_s if spec else 1.0)
@@ -42,9 +49,20 @@ def queued_demand(scheduler: Scheduler, now_s: float, expected_s: Mapping[str, f
                 oldest_wait_s=max(0.0, now_s - stats.oldest_enqueued_ms[level] / 1000)
                 if level in stats.oldest_enqueued_ms
                 else 0.0,
+                arrival_work_s=None if stream is None else stream.get((level, job_type), 0.0),
             )
         )
     return demands
+
+
+def _leases(scheduler: Scheduler) -> Callable[[int], Iterator[tuple[int, QueueKey, int]]]:
+    """Jobs leased per epoch minute and (level, type), from a minute on (the scheduler's history)."""
+
+    def leased(first_minute: int) -> Iterator[tuple[int, QueueKey, int]]:
+        for bucket in scheduler.store.history(first_minute * 60_000):
+            yield bucket.minute, (bucket.level, bucket.type), bucket.leased
+
+    return leased
 
 
 def _deadline_slack(
@@ -82,9 +100,10 @@ def build_snapshot(
     errors: Sequence[FleetError] = (),
     preemptions: Mapping[str, int] | None = None,
     actions: Sequence[Action] = (),
+    arrivals: QueueArrivals | None = None,
 ) -> Snapshot:
     expected_s = expected_run_s(scheduler)
-    demand = queued_demand(scheduler, now_s, expected_s)
+    demand = queued_demand(scheduler, now_s, expected_s, arrivals)
     return Snapshot(
         at_s=now_s,
         inputs_at_s=now_s,

@@ -23,6 +23,8 @@ class Demand:
     markets: MarketRule | None = None
     spot_cap_slots: int | None = None  # the type's max_spot_concurrency: more spot never helps it
     oldest_wait_s: float = 0.0  # how long the longest-waiting of these jobs has waited
+    # work-seconds of such jobs arriving per second lately (bursts left out: see arrivals.py); None: unknown
+    arrival_work_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

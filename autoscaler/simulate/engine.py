@@ -18,12 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, cast
 
+from autoscaler.arrivals import ArrivalStream
 from autoscaler.decide import Decision
 from autoscaler.fleet import FleetError, NodeType
 from autoscaler.simulate.fleet_state import Billing, SimNode
 from autoscaler.simulate.model import Trace
 from autoscaler.simulate.queue import SimQueue
 from autoscaler.simulate.results import JobTimes, SimResult
+from autoscaler.simulate.warmup import prelude
 from autoscaler.snapshot import Action, Demand, Snapshot
 from dispatcher.markets import Market
 
@@ -45,6 +47,7 @@ class SimConfig:
     billing: Literal["second", "hour"] = "second"
     target_wait_s: tuple[float, ...] = (60.0, 900.0, 3600.0, 21600.0)
     overtime_s: float = 86400.0  # after the trace ends, at most this long to finish what is queued
+    warmup_s: float = 3600.0  # replay the trace's last hour before it, so t = 0 meets a running fleet (warmup.py)
     ondemand_all_levels: bool = False  # False: on-demand slots serve the top level only (its floor)
     seed: int = 1
 
@@ -71,18 +74,22 @@ class Simulation:
         self.config = config or SimConfig()
         self.rng = random.Random(self.config.seed)
         arrivals = trace.arrivals
-        self.work = arrivals.work_s.tolist()
-        self.level = arrivals.level.tolist()
-        self.tenant = arrivals.tenant.tolist()
-        self.arrived = arrivals.at_s.tolist()
-        self.deadline = arrivals.deadline_s.tolist()
+        self.prelude = prelude(trace, self.config.warmup_s)  # jobs 0 .. prelude.jobs - 1, before t = 0
+        self.work = self.prelude.work_s + arrivals.work_s.tolist()
+        self.level = self.prelude.level + arrivals.level.tolist()
+        self.tenant = self.prelude.tenant + arrivals.tenant.tolist()
+        self.arrived = self.prelude.at_s + arrivals.at_s.tolist()
+        self.deadline = self.prelude.deadline_s + arrivals.deadline_s.tolist()
         n = len(self.work)
         self.times = JobTimes.empty(n)
         self.run_id = [0] * n  # bumped when a run is cut short, so its completion event is ignored
         self.run_started = [0.0] * n
         self.free_nodes: dict[Market, dict[str, SimNode]] = {market: {} for market in Market}  # with idle slots
         self.queue = SimQueue(LEVELS)
-        self.deadlines: list[list[tuple[float, int]]] = [[] for _ in range(LEVELS)]  # lazy min-heaps
+        # per level, lazy min-heaps of (latest start: deadline - work, job) of jobs with a deadline
+        self.latest_starts: list[list[tuple[float, int]]] = [[] for _ in range(LEVELS)]
+        self.stream: ArrivalStream[int] = ArrivalStream()  # work arriving per level (production: arrivals.py)
+        self._arrived_work = [0.0] * LEVELS  # since the last tick
         self.waiting: list[list[tuple[float, int]]] = [[] for _ in range(LEVELS)]  # (arrival, job), lazy
         self.types = {t.name: t for t in trace.market.node_types}
         self.price = {t.name: t.ondemand_price for t in trace.market.node_types}
@@ -95,6 +102,7 @@ class Simulation:
         self._node_seq = 0
         self.now = 0.0
         self.result = SimResult(policy.name)
+        self._measuring = False  # from t = 0 on; the prelude only warms the fleet up
         self._wave_work = 0.0  # work of the jobs that arrived in the first minute of the current hour
         self._wave_hour = -1
 
@@ -106,10 +114,11 @@ class Simulation:
             market.at_s.tolist(), market.node_type.tolist(), market.price.tolist(),
             market.available.tolist(), market.reclaim.tolist(), strict=True,
         )  # fmt: skip
-        for row in market_rows:
+        for row in [*self.prelude.market_rows, *market_rows]:
             self._push(row[0], MARKET, row[1:])
         next_arrival, total = 0, len(self.work)
-        next_tick = 0.0
+        period = self.config.period_s
+        next_tick = -math.floor(min(self.config.warmup_s, self.trace.duration_s) / period) * period  # one falls on 0
         end = self.trace.duration_s
         while True:
             head = self.events[0][0] if self.events else math.inf
@@ -128,8 +137,8 @@ class Simulation:
             else:
                 self._tick()
                 next_tick += self.config.period_s
-                if progress is not None:
-                    progress(min(t, end) / end)
+                if progress is not None and t >= 0:
+                    progress(min(t, end) / end if end > 0 else 1.0)
         return self._finish()
 
     def _idle(self) -> bool:
@@ -146,7 +155,8 @@ class Simulation:
         self.queue.push(job, level, self.tenant[job], self.work[job])
         deadline = self.deadline[job]
         if not math.isnan(deadline):
-            heapq.heappush(self.deadlines[level], (deadline, job))
+            heapq.heappush(self.latest_starts[level], (deadline - self.work[job], job))
+        self._arrived_work[level] += self.work[job]
         heapq.heappush(self.waiting[level], (self.arrived[job], job))
         self._note_wave(job)
         markets = (Market.ON_DEMAND, Market.SPOT) if level == 0 or self.config.ondemand_all_levels else (Market.SPOT,)
@@ -245,17 +255,45 @@ class Simulation:
         self._apply(decision)
 
     def _account(self) -> None:
-        slots = idle = 0
-        for node in list(self.nodes.values()):
+        for node in self.nodes.values():
             self.billing.accrue(node, self.now, self.price[node.node_type.name])
-            if node.state == "running":
-                slots += node.node_type.slots
-                idle += node.free
-        self.result.slot_ticks += slots
-        self.result.idle_slot_ticks += idle
+        if not self._measuring:
+            if self.now < 0:
+                return
+            self._measuring = True  # what the prelude cost and did is not the trace's
+            self.billing.restart(self.nodes.values(), self.now, self.price)
+            self.result = SimResult(self.policy.name)
+        period = self.config.period_s
+        uses = self.result.slot_s
+        cheapest = self._cheapest_spot_slot()
+        for node in self.nodes.values():
+            price = self.price[node.node_type.name]
+            slots, busy = node.node_type.slots, len(node.jobs)
+            if node.state == "launching":
+                uses["starting"] += slots * period
+            else:
+                uses["busy"] += busy * period
+                uses["draining idle" if node.state == "draining" else "idle"] += (slots - busy) * period
+            if node.market is Market.SPOT:
+                self.result.spot_paid_sampled += price * period / 3600
+                per_slot = cheapest if cheapest is not None else price / slots
+                self.result.spot_at_cheapest += per_slot * slots * period / 3600
         self.result.track(self.now, self.queue.count, self.nodes.values(), self.price, self.billing.total)
 
+    def _cheapest_spot_slot(self) -> float | None:
+        """$/slot-hour of the cheapest spot type that could be launched now (None: none could)."""
+        prices = [
+            self.price[name] / node_type.slots
+            for name, node_type in self.types.items()
+            if node_type.market is Market.SPOT and self.available[name]
+        ]
+        return min(prices, default=None)
+
     def _snapshot(self) -> Snapshot:
+        self.stream.add(self.config.period_s, dict(enumerate(self._arrived_work)))
+        self._arrived_work = [0.0] * LEVELS
+        streams = self.stream.rates()
+        levels = [level for level in range(LEVELS) if self.queue.count[level] or streams.get(level, 0.0) > 0]
         busy = dict.fromkeys(Market, 0)
         for node in self.nodes.values():
             busy[node.market] += len(node.jobs)
@@ -264,8 +302,8 @@ class Simulation:
             at_s=at,
             inputs_at_s=at,
             node_types=tuple(self.types.values()),
-            nodes=tuple(node.view() for node in self.nodes.values()),
-            demand=tuple(self._demand(level) for level in range(LEVELS) if self.queue.count[level]),
+            nodes=tuple(node.view(self._work_left(node)) for node in self.nodes.values()),
+            demand=tuple(self._demand(level, streams.get(level, 0.0)) for level in levels),
             busy_slots=busy,
             scheduled_work_s=self._wave_work,
             spot_prices={n: p for n, p in self.price.items() if self.types[n].market is Market.SPOT},
@@ -274,17 +312,23 @@ class Simulation:
             actions=tuple(self.memory.actions),
         )
 
-    def _demand(self, level: int) -> Demand:
-        heap = self.deadlines[level]
+    def _work_left(self, node: SimNode) -> float:
+        """Seconds until the node's last running job ends (the dispatcher knows when each job started and,
+        from history, about how long it runs; the simulator knows it exactly)."""
+        ends = (self.run_started[job] + self.work[job] for job in node.jobs)
+        return max(0.0, max(ends, default=self.now) - self.now)
+
+    def _demand(self, level: int, stream: float) -> Demand:
+        heap = self.latest_starts[level]
         while heap and not math.isnan(self.times.started[heap[0][1]]):
             heapq.heappop(heap)  # started: no longer waiting
-        slack = heap[0][0] - self.now - self.work[heap[0][1]] if heap else None
+        slack = heap[0][0] - self.now if heap else None
         waiting = self.waiting[level]
         while waiting and not math.isnan(self.times.started[waiting[0][1]]):
             heapq.heappop(waiting)
         oldest = self.now - waiting[0][0] if waiting else 0.0
         count, work = self.queue.count[level], self.queue.work_s[level]
-        return Demand(level, f"level-{level}", count, work, slack, oldest_wait_s=oldest)
+        return Demand(level, f"level-{level}", count, work, slack, oldest_wait_s=oldest, arrival_work_s=stream)
 
     def _apply(self, decision: Decision) -> None:
         at = self.now + self.trace.start_epoch_s
@@ -323,5 +367,9 @@ class Simulation:
         for node in list(self.nodes.values()):
             self._terminate(node)
         self.result.cost = dict(self.billing.cost)
-        self.result.summarise(self.times, self.level, self.arrived, self.deadline, self.config.target_wait_s)
+        first = self.prelude.jobs  # the prelude's jobs are not the trace's
+        times = JobTimes(self.times.started[first:], self.times.finished[first:])
+        self.result.summarise(
+            times, self.level[first:], self.arrived[first:], self.deadline[first:], self.config.target_wait_s
+        )
         return self.result

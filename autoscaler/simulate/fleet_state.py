@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from autoscaler.fleet import FleetNode, NodeState, NodeType
@@ -24,8 +25,8 @@ class SimNode:
     def market(self) -> Market:
         return self.node_type.market
 
-    def view(self) -> FleetNode:
-        return FleetNode(self.node_id, self.node_type.name, self.state, self.launched_at, len(self.jobs))
+    def view(self, work_left_s: float) -> FleetNode:
+        return FleetNode(self.node_id, self.node_type.name, self.state, self.launched_at, len(self.jobs), work_left_s)
 
 
 @dataclass(slots=True)
@@ -41,6 +42,14 @@ class Billing:
         else:
             self.cost[node.market] += price_per_hour * max(0.0, now - node.billed_to) / 3600.0
         node.billed_to = now
+
+    def restart(self, nodes: Iterable[SimNode], now: float, prices: Mapping[str, float]) -> None:
+        """Count from `now` on (nodes accrued up to it): with hourly billing, the part of each node's paid
+        hour that lies after `now` stays counted."""
+        self.cost = dict.fromkeys(Market, 0.0)
+        if self.hourly:
+            for node in nodes:
+                self.cost[node.market] += prices[node.node_type.name] * max(0.0, node.paid_until - now) / 3600
 
     @property
     def total(self) -> float:

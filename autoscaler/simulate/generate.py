@@ -158,6 +158,7 @@ def default_node_types() -> tuple[NodeType, ...]:
             slots,
             price,
             f"nt-spot-{short}-{zone}",
+            max_nodes=1000,
         )
         for zone in "abc"
         for short, instance, slots, price in families

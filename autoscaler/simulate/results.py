@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from autoscaler.simulate.fleet_state import SimNode
 
 
+SLOT_USES = (
+    "busy",  # running a job
+    "idle",  # on a running node, free for work: the slack
+    "draining idle",  # on a draining node, waiting for its last jobs to end
+    "starting",  # on a node still in its start-up lag
+)
+
+
 @dataclass
 class JobTimes:
     started: list[float]  # first start, NaN: never
@@ -47,8 +55,10 @@ class SimResult:
     reclaimed: int = 0
     jobs_preempted: int = 0
     work_lost_s: float = 0.0
-    slot_ticks: int = 0
-    idle_slot_ticks: int = 0
+    # paid slot-seconds by what they did, sampled every decision period (see SLOT_USES)
+    slot_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SLOT_USES, 0.0))
+    spot_paid_sampled: float = 0.0  # $ of spot slots, sampled like slot_s
+    spot_at_cheapest: float = 0.0  # $ the same slots would have cost on the cheapest spot type of the moment
     levels: list[LevelSummary] = field(default_factory=list)
     series: dict[str, list[float]] = field(default_factory=dict)  # per tick, for the day chart
 
@@ -58,7 +68,14 @@ class SimResult:
 
     @property
     def idle_slack(self) -> float:
-        return self.idle_slot_ticks / self.slot_ticks if self.slot_ticks else 0.0
+        """Idle share of the slots of nodes that are up (running or draining): capacity paid, doing nothing."""
+        up = self.slot_s["busy"] + self.slot_s["idle"] + self.slot_s["draining idle"]
+        return (self.slot_s["idle"] + self.slot_s["draining idle"]) / up if up else 0.0
+
+    @property
+    def spot_price_premium(self) -> float:
+        """How much more the spot slots cost than on the cheapest spot type of each moment (0.1: 10%)."""
+        return self.spot_paid_sampled / self.spot_at_cheapest - 1 if self.spot_at_cheapest else 0.0
 
     def track(
         self, now: float, depth: Sequence[int], nodes: Iterable[SimNode], prices: Mapping[str, float], cost: float

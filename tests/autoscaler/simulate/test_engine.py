@@ -14,7 +14,8 @@ from autoscaler.simulate.policies import Ours
 from autoscaler.snapshot import Snapshot
 from tests.autoscaler.simulate.small import START, arrivals, market, random_day
 
-NO_LAG = SimConfig(startup_lag_s=(0.0, 0.0))
+NO_LAG = SimConfig(startup_lag_s=(0.0, 0.0), warmup_s=0.0)
+COLD = SimConfig(warmup_s=0.0)  # these small traces start from nothing: no replay of their end before them
 
 
 class FixedFleet:
@@ -34,7 +35,7 @@ class FixedFleet:
 def test_jobs_run_in_mlfq_order_on_the_nodes_launched() -> None:
     # one spot node of 4 slots, up at t=20; 8 background jobs then 2 urgent ones of 100 s queued at t=10
     trace = Trace(arrivals([10.0] * 10, [3] * 8 + [0] * 2, [100.0] * 10), market(), 1000.0, START)
-    result = Simulation(trace, FixedFleet({"spot-a": 1}), SimConfig(startup_lag_s=(20.0, 20.0))).run()
+    result = Simulation(trace, FixedFleet({"spot-a": 1}), SimConfig(startup_lag_s=(20.0, 20.0), warmup_s=0.0)).run()
     by_level = {summary.level: summary for summary in result.levels}
     assert by_level[0].wait_p99_s == pytest.approx(10.0)  # the urgent ones went first
     assert by_level[3].wait_p50_s == pytest.approx(110.0)  # 2 background jobs at 20, 4 at 120, 2 at 220
@@ -45,7 +46,7 @@ def test_jobs_run_in_mlfq_order_on_the_nodes_launched() -> None:
 def test_per_second_and_hourly_billing() -> None:
     trace = Trace(arrivals([0.0], [0], [10.0]), market(), 1800.0, START)  # on-demand slots serve the top level
     per_second = Simulation(trace, FixedFleet({"od-a": 1}), NO_LAG).run()
-    hourly = Simulation(trace, FixedFleet({"od-a": 1}), SimConfig(startup_lag_s=(0.0, 0.0), billing="hour")).run()
+    hourly = Simulation(trace, FixedFleet({"od-a": 1}), SimConfig(startup_lag_s=(0.0, 0.0), billing="hour", warmup_s=0.0)).run()
     assert per_second.total_cost == pytest.approx(0.192 * 1800 / 3600, rel=0.02)
     assert hourly.total_cost == pytest.approx(0.192)
 
@@ -77,7 +78,7 @@ def test_a_launch_into_a_type_without_capacity_fails_and_is_reported() -> None:
 def test_the_snapshot_carries_the_queue_and_the_fleet() -> None:
     trace = Trace(arrivals([0.0, 1.0], [0, 3], [100.0, 50.0], [80.0, math.nan]), market(), 200.0, START)
     policy = FixedFleet({})
-    Simulation(trace, policy, SimConfig(period_s=30.0)).run()
+    Simulation(trace, policy, SimConfig(period_s=30.0, warmup_s=0.0)).run()
     snapshot = policy.seen[1]  # at t=30: both jobs waiting, no node
     assert snapshot.at_s == START + 30
     assert [(d.level, d.pending, d.work_s) for d in snapshot.demand] == [(0, 1, 100.0), (3, 1, 50.0)]

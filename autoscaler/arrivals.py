@@ -1,0 +1,84 @@
+"""The arrival stream: work-seconds arriving per second, per (level, job type), robust to bursts.
+
+The autoscaler sizes the fleet for two loads: the queue (worked off within a horizon) and the work that
+keeps arriving while it does so. One click that queues 10,000 jobs is queue, not stream: a plain mean
+of the last minutes would read it as a stream that lasts, and launch for it round after round. So the
+stream is the median, over the last `window` rounds, of the work each round saw arrive: a burst or the
+hourly cron wave lands in one round and moves the median little, while a lasting rise moves it within
+half the window.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, deque
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Generic, TypeVar
+
+Key = TypeVar("Key", bound=Hashable)
+
+DEFAULT_WINDOW = 15  # rounds (of a minute each by default)
+
+
+class ArrivalStream(Generic[Key]):
+    def __init__(self, window: int = DEFAULT_WINDOW) -> None:
+        if window < 1:
+            raise ValueError(f"window must be at least 1 round, not {window}")
+        self.window = window
+        self._rounds: deque[tuple[float, dict[Key, float]]] = deque(maxlen=window)  # (seconds, work-s)
+
+    def add(self, seconds: float, arrived_work_s: Mapping[Key, float]) -> None:
+        """What arrived in the last `seconds`: work-seconds per key (keys not named: none)."""
+        if seconds > 0:
+            self._rounds.append((seconds, {key: max(0.0, work) for key, work in arrived_work_s.items()}))
+
+    def rates(self) -> dict[Key, float]:
+        """Work-seconds per second per key: the median per-round rate of the window (a round without the key
+        counts as zero). Empty until a round was added."""
+        keys = {key for _, arrived in self._rounds for key in arrived}
+        return {
+            key: statistics.median(arrived.get(key, 0.0) / seconds for seconds, arrived in self._rounds) for key in keys
+        }
+
+
+QueueKey = tuple[int, str]  # (level, job type)
+
+
+class QueueArrivals:
+    """The stream of a real queue, which counts no submits: the jobs that arrived between two looks are
+    those leased in between plus the growth of the pending count. Leases come from the scheduler's
+    per-minute history (whole minutes only, each counted once), so one round's figure can be off by up
+    to a minute's leases, but none is lost or counted twice: the median smooths the rest.
+    Jobs that move between levels (aging, demotion) look like arrivals at one level and departures at
+    another; the median keeps such moves from lasting."""
+
+    def __init__(self, window: int = DEFAULT_WINDOW) -> None:
+        self.stream: ArrivalStream[QueueKey] = ArrivalStream(window)
+        self._pending: dict[QueueKey, int] | None = None
+        self._at_s = 0.0
+        self._next_minute = 0  # the first whole minute whose leases are not counted yet
+
+    def update(
+        self,
+        now_s: float,
+        pending: Mapping[QueueKey, int],
+        leased_by_minute: Callable[[int], Iterable[tuple[int, QueueKey, int]]],
+        expected_run_s: Mapping[str, float],
+    ) -> dict[QueueKey, float]:
+        """Work-seconds arriving per second per (level, type). `leased_by_minute(first_minute)` gives
+        (epoch minute, key, jobs leased) from that minute on. Empty on the first look."""
+        minute = int(now_s // 60)
+        if self._pending is None:
+            self._pending, self._at_s, self._next_minute = dict(pending), now_s, minute
+            return {}
+        leased: Counter[QueueKey] = Counter()
+        for at_minute, key, count in leased_by_minute(self._next_minute):
+            if self._next_minute <= at_minute < minute:
+                leased[key] += count
+        arrived = {
+            key: max(0, leased[key] + pending.get(key, 0) - self._pending.get(key, 0)) * expected_run_s.get(key[1], 1.0)
+            for key in {*leased, *pending, *self._pending}
+        }
+        self.stream.add(now_s - self._at_s, arrived)
+        self._pending, self._at_s, self._next_minute = dict(pending), now_s, max(self._next_minute, minute)
+        return self.stream.rates()
