@@ -31,7 +31,7 @@ class AutoscalerConfig(BaseModel):
         default=DEFAULT_HORIZONS_S, description="per level: queued work should be done within this"
     )
     min_horizon_s: float = Field(default=30.0, gt=0, description="a deadline closer than this counts as this")
-    target_slack: float = Field(default=0.15, ge=0, description="capacity asked for beyond the need")
+    target_slack: float = Field(default=0.2, ge=0, description="capacity asked for beyond the need")
     drain_margin: float = Field(
         default=0.1, ge=0, description="spot slots kept beyond the need, as a share of it, before draining"
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import Counter
+from dataclasses import dataclass
 
 from autoscaler.choose import per_type
 from autoscaler.config import AutoscalerConfig
@@ -59,16 +60,17 @@ def _clamp_launches(
     for name in [name for name in wanted if name not in known]:
         clamps.append(f"launch {name}: not a known node type")
         del wanted[name]
-    last_drain = max((a.at_s for a in snapshot.actions if a.kind == "drain"), default=-math.inf)
-    if wanted and snapshot.at_s - last_drain < limits.scale_up_cooldown_s:
+    if not wanted:
+        return {}
+    recent = _Recent.of(snapshot)
+    last_drain = recent.last_drain
+    if snapshot.at_s - last_drain < limits.scale_up_cooldown_s:
         clamps.append(
             f"cooldown: a drain {snapshot.at_s - last_drain:.0f} s ago, "
             f"no launch within {limits.scale_up_cooldown_s:.0f} s of one"
         )
         return {}
-    launched_last_hour = sum(
-        a.count for a in snapshot.actions if a.kind == "launch" and snapshot.at_s - a.at_s < HOUR_S
-    )
+    launched_last_hour = recent.launched_last_hour
     have = per_type(snapshot.nodes)
     room = {
         "per decision": limits.max_launch_per_decision,
@@ -100,7 +102,7 @@ def _clamp_drains(
 ) -> tuple[str, ...]:
     if not decision.drains:
         return ()
-    last_launch = max((a.at_s for a in snapshot.actions if a.kind == "launch"), default=-math.inf)
+    last_launch = _Recent.of(snapshot).last_launch
     if snapshot.at_s - last_launch < config.guard.scale_down_cooldown_s or launches:
         clamps.append(
             f"cooldown: {len(decision.drains)} drains held, a launch was {snapshot.at_s - last_launch:.0f} s ago"
@@ -122,6 +124,30 @@ def _clamp_drains(
             ondemand_left -= 1
         kept.append(node_id)
     return tuple(kept)
+
+
+@dataclass(frozen=True, slots=True)
+class _Recent:
+    """The guard's reading of the autoscaler's own recent actions, in one pass (a busy hour holds
+    thousands of them, and the guard runs every round)."""
+
+    last_launch: float
+    last_drain: float
+    launched_last_hour: int
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> _Recent:
+        last_launch = last_drain = -math.inf
+        launched = 0
+        hour_ago = snapshot.at_s - HOUR_S
+        for action in snapshot.actions:
+            if action.kind == "drain":
+                last_drain = max(last_drain, action.at_s)
+                continue
+            last_launch = max(last_launch, action.at_s)
+            if action.at_s > hour_ago:
+                launched += action.count
+        return cls(last_launch, last_drain, launched)
 
 
 def _price(snapshot: Snapshot, name: str) -> float:

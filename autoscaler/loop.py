@@ -107,8 +107,8 @@ class Autoscaler:
                 log.warning("autoscaler: drain of %s failed: %s", ", ".join(decision.drains), err)
                 return
             self._drained.update(decision.drains)
-            for node_id in decision.drains:
-                self.actions.append(Action(now, "drain", self._known.get(node_id, "?"), 1))
+            drained = Counter(self._known.get(node_id, "?") for node_id in decision.drains)
+            self.actions.extend(Action(now, "drain", node_type, count) for node_type, count in drained.items())
 
     def run(self, should_stop: Callable[[], bool], sleep: Callable[[float], None] = time.sleep) -> None:
         while not should_stop():

@@ -49,7 +49,10 @@ def need_slots(snapshot: Snapshot, config: AutoscalerConfig, reasons: list[str])
     busy = {market: float(snapshot.busy_slots.get(market, 0)) for market in Market}
     od_only = load.queued[Market.ON_DEMAND] + load.stream[Market.ON_DEMAND]
     if load.streams_known:
-        urgent = erlang_slots(load.top_stream, config.urgent_blocking)
+        # on-demand slots held beyond what the urgent stream keeps busy on average are held by long jobs
+        # (a deadline promotion): the urgent headroom comes on top of them
+        held = max(0.0, busy[Market.ON_DEMAND] - load.top_stream - od_only)
+        urgent = erlang_slots(load.top_stream, config.urgent_blocking) + held
         ondemand = max(floor, urgent + od_only * slack, busy[Market.ON_DEMAND])
         for_top = max(0.0, ondemand - od_only * slack)  # on-demand slots the top level may use
         top_left = max(0.0, load.top_stream + load.top_queued - for_top)  # top-level work left for spot

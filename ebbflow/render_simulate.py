@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -29,6 +32,21 @@ SERVICE_COLUMNS = (
 
 def _ratio(cost: float, base: float | None) -> str:
     return f"{cost / base:.2f}x" if base and math.isfinite(base) and base > 0 else "-"
+
+
+@contextmanager
+def policy_progress(console: Console) -> Iterator[Callable[[str, float], None]]:
+    """A progress bar per policy simulated; yields the callback `compare` reports to."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        bars: dict[str, TaskID] = {}
+
+        def advance(name: str, share: float) -> None:
+            if name not in bars:
+                bars[name] = progress.add_task(f"simulating {name}", total=1.0)
+            progress.update(bars[name], completed=share)
+
+        yield advance
 
 
 def comparison(result: Comparison, title: str) -> RenderableType:
@@ -60,10 +78,34 @@ def comparison(result: Comparison, title: str) -> RenderableType:
                 LEVEL_NAMES[level.level] if level.level < len(LEVEL_NAMES) else str(level.level),
                 f"{level.jobs:,}",
                 f"{level.started_in_time:.3%}",
-                f"{level.deadline_missed:,} of {level.deadlines:,}",
+                _missed(level.deadline_missed, level.deadlines, level.missed_after_reclaim),
                 f"{level.wait_p50_s:,.0f} s",
                 f"{level.wait_p99_s:,.0f} s",
                 f"{level.unfinished:,}",
             )
-    notes = Text("all on-demand: the same load on a fixed on-demand fleet sized for the peak hour", style="dim")
-    return Group(costs, service, notes)
+    notes = Text(
+        "all on-demand: the same load on a fixed on-demand fleet sized for the peak hour; "
+        "idle slack: idle share of the slots of running and draining nodes",
+        style="dim",
+    )
+    return Group(costs, service, money(result), notes)
+
+
+def money(result: Comparison) -> Table:
+    """Where each policy's money went: spot slots by use, priced at the cheapest spot type of the moment,
+    what the chosen types cost above that, and on-demand nodes."""
+    table = Table(title="where the money went, $ (spot slots priced at the cheapest spot type of the moment)")
+    table.add_column("policy")
+    parts = list(result.results[0].money_went()) if result.results else []
+    for part in parts:
+        table.add_column(part.removeprefix("spot "), justify="right")
+    for run in result.results:
+        went = run.money_went()
+        total = sum(went.values()) or 1.0
+        table.add_row(run.policy, *(f"{went[part]:,.0f} ({went[part] / total:.0%})" for part in parts))
+    return table
+
+
+def _missed(missed: int, deadlines: int, after_reclaim: int) -> str:
+    text = f"{missed:,} of {deadlines:,}"
+    return f"{text} ({after_reclaim:,} after a reclaim)" if after_reclaim else text

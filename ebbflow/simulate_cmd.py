@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from ebbflow import render
 from ebbflow.config import load_settings
@@ -32,6 +31,13 @@ POLICY_HELP = "ours, static-ondemand, static-spot, target-tracking, demand, or a
 @click.option("--policy", "policies", default="all", show_default=True, help=POLICY_HELP)
 @click.option("--billing", type=click.Choice(["second", "hour"]), default="second", show_default=True)
 @click.option("--bound/--no-bound", default=True, show_default=True, help="solve the offline lower bound (LP)")
+@click.option(
+    "--warmup",
+    type=click.FloatRange(min=0),
+    default=3600.0,
+    show_default=True,
+    help="seconds of the trace's end replayed before it, so it starts on a running fleet (0: from nothing)",
+)
 @click.option("--chart", "chart_path", type=click.Path(dir_okay=False), default="simulation.png", show_default=True)
 @click.pass_context
 def simulate(
@@ -44,13 +50,14 @@ def simulate(
     policies: str,
     billing: str,
     bound: bool,
+    warmup: float,
     chart_path: str,
 ) -> None:
     """Replay a trace through the autoscaler and the baselines; print cost and service, draw the chart."""
     from autoscaler.simulate.chart import draw
     from autoscaler.simulate.compare import POLICIES, compare
     from autoscaler.simulate.engine import SimConfig
-    from ebbflow.render_simulate import comparison
+    from ebbflow.render_simulate import comparison, policy_progress
 
     names = list(POLICIES) if policies == "all" else [p.strip() for p in policies.split(",") if p.strip()]
     unknown = [name for name in names if name not in POLICIES]
@@ -60,16 +67,8 @@ def simulate(
     config_path = getattr(ctx.obj, "config_path", None)
     trace, title = _trace(config_path, arrivals, spot, node_types_file, jobs, seed)
     console = render.make_console()
-    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        bars: dict[str, TaskID] = {}
-
-        def advance(name: str, share: float) -> None:
-            if name not in bars:
-                bars[name] = progress.add_task(f"simulating {name}", total=1.0)
-            progress.update(bars[name], completed=share)
-
-        config = SimConfig(billing="hour" if billing == "hour" else "second")
+    with policy_progress(console) as advance:
+        config = SimConfig(billing="hour" if billing == "hour" else "second", warmup_s=warmup)
         result = compare(trace, names, config, bound=_bound() if bound else None, progress=advance)
     console.print(comparison(result, title))
     console.print(f"chart: {draw(result.results, chart_path)}")

@@ -63,6 +63,9 @@ class SchedulerConfig(BaseModel):
     max_payload_bytes: int = Field(default=64 * 1024, gt=0)
     max_checkpoint_bytes: int = Field(default=64 * 1024, gt=0)
     demotion_window_s: float = Field(default=600, gt=0)
+    # deadline promotion (policy rule 5) skips jobs expected to run longer: at the top level they would
+    # hold the urgent headroom (on-demand slots) for that long
+    promote_max_run_s: float | None = Field(default=1800, gt=0)
     finished_retention: int = Field(default=10_000, ge=0)
 
     @model_validator(mode="after")

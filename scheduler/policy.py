@@ -7,11 +7,15 @@ order. This module decides the other three:
    pending and further jobs there demoted one level until the window ends;
 4. aging: a job that waited longer than the max waits of the levels it passed through moves up one level
    (so a background job climbs one level per max wait, not all at once);
-5. deadline promotion: a job whose deadline slack is below its expected run time moves to the top level.
+5. deadline promotion: a job whose deadline slack (time left once it has run) is below its expected run
+   time moves to the top level: one lost run (a reclaimed spot node) and it would miss, so it goes
+   first, and may use the on-demand slots kept for the top level, which no reclaim takes. Jobs expected
+   to run longer than `promote_max_run_s` are left where they are: they would hold that headroom.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -55,7 +59,7 @@ class Plan:
 
 
 def plan(data: PolicyInput, config: SchedulerConfig) -> Plan:
-    promoted = _deadline_promotions(data)
+    promoted = _deadline_promotions(data, config)
     moved = {move.job_id for move in promoted}
     aged = tuple(move for move in _aging(data, config) if move.job_id not in moved)
     return Plan(demotions=_demotions(data, config), moves=promoted + aged)
@@ -99,13 +103,16 @@ def _aging(data: PolicyInput, config: SchedulerConfig) -> tuple[PlannedMove, ...
     return tuple(out)
 
 
-def _deadline_promotions(data: PolicyInput) -> tuple[PlannedMove, ...]:
+def _deadline_promotions(data: PolicyInput, config: SchedulerConfig) -> tuple[PlannedMove, ...]:
+    longest = math.inf if config.promote_max_run_s is None else config.promote_max_run_s * 1000
     out = []
     for job in data.due:
         if job.deadline_ms is None or job.level == 0:
             continue
-        slack = job.deadline_ms - data.now_ms
         expected = data.expected_run_ms.get(job.type, DEFAULT_EXPECTED_RUN_MS)
+        if expected > longest:
+            continue
+        slack = job.deadline_ms - data.now_ms - expected
         if slack < expected:
             reason = f"deadline: slack {_seconds(slack)} s < expected run {_seconds(expected)} s"
             out.append(PlannedMove(job.job_id, job.level, 0, reason))

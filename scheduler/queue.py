@@ -182,7 +182,7 @@ class Scheduler:
         return found
 
     def _deadline_candidates(self, now: int, longest_run_ms: float) -> list[WaitingJob]:
-        cutoff = now + round(longest_run_ms) + 1
+        cutoff = now + 2 * round(longest_run_ms) + 1  # due before it could run twice (policy rule 5)
         found: list[WaitingJob] = []
         for index in range(1, len(self.config.levels)):
             found += self.store.due(index, cutoff, POLICY_SCAN_LIMIT)

@@ -3,6 +3,7 @@ all-on-demand fleet (the static peak on-demand baseline: what the service paid b
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -67,7 +68,9 @@ def compare(
     for name in wanted:
         policy = make_policy(name, trace, config)
         report = (lambda share, n=name: progress(n, share)) if progress else None
+        started = time.perf_counter()
         results[name] = Simulation(trace, policy, sim_config(name, base)).run(report)
+        results[name].wall_s = time.perf_counter() - started
     yardstick = results["static-ondemand"].total_cost
     return Comparison(
         [results[name] for name in names],

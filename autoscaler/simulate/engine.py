@@ -31,6 +31,7 @@ from dispatcher.markets import Market
 
 DONE, READY, MARKET = 0, 1, 2
 MEMORY_S = 3600.0
+CRON_TICK_S = 0.001  # a job that arrives within this of the top of an hour is a cron tick's
 LEVELS = 4
 
 
@@ -49,6 +50,7 @@ class SimConfig:
     overtime_s: float = 86400.0  # after the trace ends, at most this long to finish what is queued
     warmup_s: float = 3600.0  # replay the trace's last hour before it, so t = 0 meets a running fleet (warmup.py)
     ondemand_all_levels: bool = False  # False: on-demand slots serve the top level only (its floor)
+    promote_max_run_s: float = 1800.0  # the scheduler's: longer jobs are not deadline-promoted
     seed: int = 1
 
 
@@ -75,15 +77,16 @@ class Simulation:
         self.rng = random.Random(self.config.seed)
         arrivals = trace.arrivals
         self.prelude = prelude(trace, self.config.warmup_s)  # jobs 0 .. prelude.jobs - 1, before t = 0
-        self.work = self.prelude.work_s + arrivals.work_s.tolist()
-        self.level = self.prelude.level + arrivals.level.tolist()
+        self.work: list[float] = self.prelude.work_s + arrivals.work_s.tolist()
+        self.level: list[int] = self.prelude.level + arrivals.level.tolist()
         self.tenant = self.prelude.tenant + arrivals.tenant.tolist()
         self.arrived = self.prelude.at_s + arrivals.at_s.tolist()
-        self.deadline = self.prelude.deadline_s + arrivals.deadline_s.tolist()
+        self.deadline: list[float] = self.prelude.deadline_s + arrivals.deadline_s.tolist()
         n = len(self.work)
         self.times = JobTimes.empty(n)
         self.run_id = [0] * n  # bumped when a run is cut short, so its completion event is ignored
         self.run_started = [0.0] * n
+        self.preempted = [False] * n  # lost a run to a reclaim at least once
         self.free_nodes: dict[Market, dict[str, SimNode]] = {market: {} for market in Market}  # with idle slots
         self.queue = SimQueue(LEVELS)
         # per level, lazy min-heaps of (latest start: deadline - work, job) of jobs with a deadline
@@ -103,7 +106,7 @@ class Simulation:
         self.now = 0.0
         self.result = SimResult(policy.name)
         self._measuring = False  # from t = 0 on; the prelude only warms the fleet up
-        self._wave_work = 0.0  # work of the jobs that arrived in the first minute of the current hour
+        self._wave_work = 0.0  # work of the jobs that arrived at the top of the current hour
         self._wave_hour = -1
 
     # -- the loop -------------------------------------------------------------------------------------
@@ -137,8 +140,8 @@ class Simulation:
             else:
                 self._tick()
                 next_tick += self.config.period_s
-                if progress is not None and t >= 0:
-                    progress(min(t, end) / end if end > 0 else 1.0)
+                if progress is not None:
+                    progress(min(max(t, 0.0), end) / end if end > 0 else 1.0)
         return self._finish()
 
     def _idle(self) -> bool:
@@ -150,8 +153,17 @@ class Simulation:
 
     # -- jobs -----------------------------------------------------------------------------------------
 
+    def _serve_level(self, job: int) -> int:
+        """The level the job waits at: its own, or the top when its deadline slack (time left once it has
+        run) is below its run time, as the scheduler's deadline promotion (policy rule 5) moves it (at
+        once here; production's maintain() does it within a round)."""
+        deadline, work = self.deadline[job], self.work[job]
+        if not math.isnan(deadline) and deadline - self.now - work < work <= self.config.promote_max_run_s:
+            return 0
+        return self.level[job]
+
     def _arrive(self, job: int) -> None:
-        level = self.level[job]
+        level = self._serve_level(job)
         self.queue.push(job, level, self.tenant[job], self.work[job])
         deadline = self.deadline[job]
         if not math.isnan(deadline):
@@ -177,7 +189,9 @@ class Simulation:
             if math.isnan(self.times.started[job]):  # its first start
                 self.times.started[job] = self.now
             self.run_started[job] = self.now
-            self._push(self.now + self.work[job], DONE, (job, node.node_id, self.run_id[job]))
+            end = self.now + self.work[job]
+            node.busy_until = max(node.busy_until, end)
+            self._push(end, DONE, (job, node.node_id, self.run_id[job]))
         self._note_free(node)
 
     def _note_free(self, node: SimNode) -> None:
@@ -195,6 +209,8 @@ class Simulation:
             node.jobs.discard(job)
             node.free += 1
             self.times.finished[job] = self.now
+            if node.busy_until <= self.now:  # it was the last to end: the next last is another's
+                node.busy_until = max((self.run_started[j] + self.work[j] for j in node.jobs), default=self.now)
             if node.state == "draining" and not node.jobs:
                 self._terminate(node)
             else:
@@ -223,8 +239,9 @@ class Simulation:
         for job in node.jobs:
             self.result.work_lost_s += self.now - self.run_started[job]
             self.run_id[job] += 1
-            self.queue.push(job, self.level[job], self.tenant[job], self.work[job], front=True)
+            self.queue.push(job, self._serve_level(job), self.tenant[job], self.work[job], front=True)
             self.result.jobs_preempted += 1
+            self.preempted[job] = True
         node.jobs.clear()
         self.memory.reclaimed.append((self.now, node.node_type.name))
         self.result.reclaimed += 1
@@ -240,8 +257,10 @@ class Simulation:
         self.result.terminations += 1
 
     def _note_wave(self, job: int) -> None:
+        """Cron ticks submit at the top of the hour: the work of the jobs that arrive exactly then is
+        what the next hour's tick will bring (production reads it off the cron schedules)."""
         hour, second = divmod(self.arrived[job] + self.trace.start_epoch_s, 3600)
-        if second < 60:
+        if second < CRON_TICK_S:
             if hour != self._wave_hour:
                 self._wave_hour, self._wave_work = int(hour), 0.0
             self._wave_work += self.work[job]
@@ -263,21 +282,7 @@ class Simulation:
             self._measuring = True  # what the prelude cost and did is not the trace's
             self.billing.restart(self.nodes.values(), self.now, self.price)
             self.result = SimResult(self.policy.name)
-        period = self.config.period_s
-        uses = self.result.slot_s
-        cheapest = self._cheapest_spot_slot()
-        for node in self.nodes.values():
-            price = self.price[node.node_type.name]
-            slots, busy = node.node_type.slots, len(node.jobs)
-            if node.state == "launching":
-                uses["starting"] += slots * period
-            else:
-                uses["busy"] += busy * period
-                uses["draining idle" if node.state == "draining" else "idle"] += (slots - busy) * period
-            if node.market is Market.SPOT:
-                self.result.spot_paid_sampled += price * period / 3600
-                per_slot = cheapest if cheapest is not None else price / slots
-                self.result.spot_at_cheapest += per_slot * slots * period / 3600
+        self.result.sample(self.nodes.values(), self.price, self._cheapest_spot_slot(), self.config.period_s)
         self.result.track(self.now, self.queue.count, self.nodes.values(), self.price, self.billing.total)
 
     def _cheapest_spot_slot(self) -> float | None:
@@ -315,8 +320,7 @@ class Simulation:
     def _work_left(self, node: SimNode) -> float:
         """Seconds until the node's last running job ends (the dispatcher knows when each job started and,
         from history, about how long it runs; the simulator knows it exactly)."""
-        ends = (self.run_started[job] + self.work[job] for job in node.jobs)
-        return max(0.0, max(ends, default=self.now) - self.now)
+        return max(0.0, node.busy_until - self.now) if node.jobs else 0.0
 
     def _demand(self, level: int, stream: float) -> Demand:
         heap = self.latest_starts[level]
@@ -343,17 +347,19 @@ class Simulation:
                 self._launch(node_type)
             self.memory.actions.append(Action(at, "launch", name, count))
             self.result.launches += count
+        drained: Counter[str] = Counter()
         for node_id in decision.drains:
             node = self.nodes.get(node_id)
             if node is None or node.state == "draining":
                 continue
-            self.memory.actions.append(Action(at, "drain", node.node_type.name, 1))
+            drained[node.node_type.name] += 1
             if node.state == "launching" or not node.jobs:
                 self._terminate(node)
             else:
                 node.state = "draining"
                 node.free = 0
                 self._note_free(node)
+        self.memory.actions.extend(Action(at, "drain", name, count) for name, count in drained.items())
 
     def _launch(self, node_type: NodeType) -> None:
         self._node_seq += 1
@@ -368,7 +374,7 @@ class Simulation:
             self._terminate(node)
         self.result.cost = dict(self.billing.cost)
         first = self.prelude.jobs  # the prelude's jobs are not the trace's
-        times = JobTimes(self.times.started[first:], self.times.finished[first:])
+        times = JobTimes(self.times.started[first:], self.times.finished[first:], self.preempted[first:])
         self.result.summarise(
             times, self.level[first:], self.arrived[first:], self.deadline[first:], self.config.target_wait_s
         )

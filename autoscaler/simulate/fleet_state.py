@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ class SimNode:
     state: NodeState = "launching"
     free: int = 0  # idle slots (running nodes only)
     jobs: set[int] = field(default_factory=set)
+    busy_until: float = -math.inf  # when its last running job ends (times run negative in the prelude)
     billed_to: float = 0.0  # per-second billing: cost counted up to here
     paid_until: float = 0.0  # hourly billing: hours paid up to here
 

@@ -28,6 +28,7 @@ SLOT_USES = (
 class JobTimes:
     started: list[float]  # first start, NaN: never
     finished: list[float]  # NaN: never
+    preempted: list[bool] | None = None  # lost a run to a reclaim
 
     @classmethod
     def empty(cls, n: int) -> JobTimes:
@@ -41,6 +42,7 @@ class LevelSummary:
     started_in_time: float  # share started within the level's target wait
     deadlines: int  # jobs with a deadline
     deadline_missed: int  # finished after it, or never
+    missed_after_reclaim: int  # of those, jobs that lost a run to a reclaimed spot node
     wait_p50_s: float
     wait_p99_s: float
     unfinished: int
@@ -58,9 +60,11 @@ class SimResult:
     # paid slot-seconds by what they did, sampled every decision period (see SLOT_USES)
     slot_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SLOT_USES, 0.0))
     spot_paid_sampled: float = 0.0  # $ of spot slots, sampled like slot_s
-    spot_at_cheapest: float = 0.0  # $ the same slots would have cost on the cheapest spot type of the moment
+    # $ the same spot slots would have cost on the cheapest spot type of the moment, by use
+    spot_at_cheapest_by_use: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SLOT_USES, 0.0))
     levels: list[LevelSummary] = field(default_factory=list)
     series: dict[str, list[float]] = field(default_factory=dict)  # per tick, for the day chart
+    wall_s: float = 0.0  # how long the simulation took on this machine (set by compare)
 
     @property
     def total_cost(self) -> float:
@@ -73,9 +77,41 @@ class SimResult:
         return (self.slot_s["idle"] + self.slot_s["draining idle"]) / up if up else 0.0
 
     @property
+    def spot_at_cheapest(self) -> float:
+        return sum(self.spot_at_cheapest_by_use.values())
+
+    @property
     def spot_price_premium(self) -> float:
         """How much more the spot slots cost than on the cheapest spot type of each moment (0.1: 10%)."""
         return self.spot_paid_sampled / self.spot_at_cheapest - 1 if self.spot_at_cheapest else 0.0
+
+    def money_went(self) -> dict[str, float]:
+        """The bill split by what it paid for: spot slots by use at the cheapest spot price of the moment,
+        what the types chosen cost above that, and on-demand. Sampled every decision period, so the
+        parts add up to the bill within a period's worth of the fleet."""
+        spot = {f"spot {use}": cost for use, cost in self.spot_at_cheapest_by_use.items()}
+        premium = self.spot_paid_sampled - self.spot_at_cheapest
+        return {**spot, "spot above the cheapest type": premium, "on-demand": self.cost.get(Market.ON_DEMAND, 0.0)}
+
+    def sample(
+        self, nodes: Iterable[SimNode], prices: Mapping[str, float], cheapest_per_slot: float | None, period_s: float
+    ) -> None:
+        """Count one decision period of the fleet: each slot by use, and spot slots' cost (paid, and at
+        `cheapest_per_slot`, the cheapest spot type that could be launched then; None: none could)."""
+        for node in nodes:
+            slots, busy = node.node_type.slots, len(node.jobs)
+            if node.state == "launching":
+                used = {"starting": slots}
+            else:
+                used = {"busy": busy, "draining idle" if node.state == "draining" else "idle": slots - busy}
+            for use, count in used.items():
+                self.slot_s[use] += count * period_s
+            if node.market is Market.SPOT:
+                price = prices[node.node_type.name]
+                per_slot = cheapest_per_slot if cheapest_per_slot is not None else price / slots
+                self.spot_paid_sampled += price * period_s / 3600
+                for use, count in used.items():
+                    self.spot_at_cheapest_by_use[use] += per_slot * count * period_s / 3600
 
     def track(
         self, now: float, depth: Sequence[int], nodes: Iterable[SimNode], prices: Mapping[str, float], cost: float
@@ -119,6 +155,7 @@ class SimResult:
             in_time = np.count_nonzero(done & (waits <= target_wait_s[index]))
             has_deadline = mine & ~np.isnan(deadline)
             missed = has_deadline & (np.isnan(finished) | (finished > deadline))
+            reclaimed = np.array(times.preempted if times.preempted is not None else [False] * len(level), dtype=bool)
             self.levels.append(
                 LevelSummary(
                     level=index,
@@ -126,6 +163,7 @@ class SimResult:
                     started_in_time=in_time / int(mine.sum()),
                     deadlines=int(has_deadline.sum()),
                     deadline_missed=int(missed.sum()),
+                    missed_after_reclaim=int((missed & reclaimed).sum()),
                     wait_p50_s=float(np.percentile(waits[done], 50)) if done.any() else math.nan,
                     wait_p99_s=float(np.percentile(waits[done], 99)) if done.any() else math.nan,
                     unfinished=int(np.count_nonzero(mine & np.isnan(finished))),

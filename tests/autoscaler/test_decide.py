@@ -8,7 +8,7 @@ from autoscaler.config import AutoscalerConfig
 from autoscaler.decide import decide
 from autoscaler.snapshot import Action
 from dispatcher.markets import Market
-from tests.autoscaler.snapshots import T, error, node, snap, work
+from tests.autoscaler.snapshots import PRICES, T, error, node, snap, work
 
 # The tables below do their arithmetic with 25% slack and spread over the two best types whatever their
 # prices; the defaults' own values are tested where they matter.
@@ -147,3 +147,52 @@ def test_a_busy_fleet_with_a_queue_it_can_clear_does_not_grow():
     # a queue that needs more than the fleet has grows it by the difference only
     launches, _ = plan(nodes=nodes, busy_slots={Market.SPOT: 12}, demand=(work(3, 21600 * 16),))
     assert launches == {"spot-a": 1, "spot-b": 1}  # 16 x 1.25 = 20 slots wanted, 12 there
+
+
+def test_the_nodes_whose_jobs_end_soonest_are_drained_first():
+    # one 4-slot node can go: not the one with a single job of another hour (its 3 idle slots would be
+    # billed that long), but the one whose two jobs end within a minute
+    nodes = (
+        node("od-1", "od"),
+        node("long", jobs=1, work_left=3600.0),
+        node("short", jobs=2, work_left=50.0),
+        node("b1", "spot-b", jobs=1, work_left=600.0),
+    )
+    assert plan(nodes=nodes, busy_slots={Market.SPOT: 4}) == ({}, ["short"])
+
+
+def test_a_dear_type_is_drained_before_a_cheaper_one_when_its_jobs_end_soon():
+    prices = {**PRICES, "spot-b": 0.128}  # spot-b spiked to twice its usual price
+    nodes = (node("od-1", "od"), node("a1", jobs=1, work_left=30.0), node("b1", "spot-b", jobs=1, work_left=60.0))
+    assert plan(nodes=nodes, busy_slots={Market.SPOT: 2}, spot_prices=prices)[1] == ["b1"]
+
+
+def test_the_surplus_is_drained_only_past_the_margin():
+    # need 4 x 1.25 = 5 slots; 8 are up (two nodes): one node is 3 slots more than needed, but within a
+    # margin of 60% of the need nothing goes
+    nodes = (node("od-1", "od"), node("a1", jobs=2, work_left=10.0), node("a2", jobs=2, work_left=10.0))
+    assert plan(nodes=nodes, busy_slots={Market.SPOT: 4})[1] == []
+    wide = AutoscalerConfig(target_slack=0.25, spread_within=1.0, drain_margin=0.6)
+    assert decide(snap(nodes=nodes, busy_slots={Market.SPOT: 4}), wide).drains == ()
+
+
+def test_new_nodes_spread_only_over_types_close_in_price():
+    # spot-a 0.015 and spot-b 0.016 per slot are 6.7% apart: within 10% both take nodes, within 5% only
+    # the cheaper one does
+    eight_slots = (work(3, 21600 * 8 / 1.25),)
+    close = AutoscalerConfig(target_slack=0.25, spread_within=0.1)
+    assert decide(snap(demand=eight_slots), close).launches == {"spot-a": 1, "spot-b": 1}
+    apart = AutoscalerConfig(target_slack=0.25, spread_within=0.05)
+    assert decide(snap(demand=eight_slots), apart).launches == {"spot-a": 2}
+
+
+def test_nodes_of_a_type_whose_price_spiked_are_replaced_then_drained():
+    prices = {**PRICES, "spot-b": 0.2}  # 0.05 per slot against spot-a's 0.015: over 1.5x
+    spiked = (node("od-1", "od"), node("b1", "spot-b", jobs=2, work_left=120.0))
+    launches, drains = plan(nodes=spiked, busy_slots={Market.SPOT: 2}, spot_prices=prices)
+    assert launches == {"spot-a": 1} and drains == []  # its replacement first
+    replaced = (*spiked, node("a1", since=T - 60))
+    assert plan(nodes=replaced, busy_slots={Market.SPOT: 2}, spot_prices=prices) == ({}, ["b1"])
+    # a node with hours of work left stays: draining it would bill its idle slots longer than it saves
+    busy = (node("od-1", "od"), node("b1", "spot-b", jobs=2, work_left=4 * 3600.0))
+    assert plan(nodes=busy, busy_slots={Market.SPOT: 2}, spot_prices=prices) == ({}, [])

@@ -4,29 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from autoscaler.config import AutoscalerConfig
 from autoscaler.decision_log import DecisionLog
 from autoscaler.fleet import FleetError, FleetNode
 from autoscaler.loop import Autoscaler
 from dispatcher.markets import Market
-from scheduler.builtin_types import BUILTIN_TYPES
-from scheduler.clock import FakeClock
 from scheduler.queue import Scheduler
-from scheduler.registry import JobTypeRegistry
-from scheduler.sqlite_store import SQLiteStore
 from tests.autoscaler.fake_fleet import FakeFleet
-from tests.autoscaler.snapshots import PRICES, TYPES
-
-NOW_MS = 1_800_000_600_000
-
-
-@pytest.fixture
-def scheduler(tmp_path: Path):
-    store = SQLiteStore(tmp_path / "q.db", levels=4)
-    yield Scheduler(store, registry=JobTypeRegistry(BUILTIN_TYPES), clock=FakeClock(NOW_MS))
-    store.close()
+from tests.autoscaler.snapshots import NOW_MS, PRICES, TYPES
 
 
 def make(scheduler, tmp_path: Path, fleet: FakeFleet, **config) -> Autoscaler:

@@ -43,6 +43,7 @@ def test_autoscaler_loop_prints_its_time_beside_the_floor() -> None:
 
 def test_fleet_sim_prints_the_comparison_and_every_target(tmp_path) -> None:
     out = run("bench/fleet_sim.py", "--jobs", "60000", "--chart", str(tmp_path / "sim.png"))
-    for needle in ("offline lower bound", "cost / lower bound", "cheaper than every baseline", "simulate a week"):
+    needles = ("offline lower bound", "cost / lower bound", "cheaper than target tracking", "simulate a week")
+    for needle in (*needles, "where the money went", "spot floor"):
         assert needle in out
     assert (tmp_path / "sim.png").exists()

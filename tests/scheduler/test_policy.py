@@ -180,14 +180,15 @@ def promoted(job_id, level, slack, expected_run) -> PlannedMove:
 
 
 DEADLINE_CASES = {
-    "slack below the default 1 s": ([job(deadline_in_ms=999)], {}, moves(promoted("j1", 3, "0.999", "1"))),
-    "slack equal to the expected run": ([job(deadline_in_ms=1000)], {}, NOTHING),
+    # slack: the time left once the job has run; below one more run, a lost run would miss the deadline
+    "slack below the default 1 s": ([job(deadline_in_ms=1999)], {}, moves(promoted("j1", 3, "0.999", "1"))),
+    "slack equal to the expected run": ([job(deadline_in_ms=2000)], {}, NOTHING),
     "expected run per type": (
-        [job("s", deadline_in_ms=4000, type="sleep"), job("n", deadline_in_ms=4000)],
+        [job("s", deadline_in_ms=9000, type="sleep"), job("n", deadline_in_ms=9000)],
         {"sleep": 5000.0, "noop": 1.5},
         moves(promoted("s", 3, "4", "5")),
     ),
-    "deadline passed": ([job(level=2, deadline_in_ms=-2000)], {}, moves(promoted("j1", 2, "-2", "1"))),
+    "deadline passed": ([job(level=2, deadline_in_ms=-2000)], {}, moves(promoted("j1", 2, "-3", "1"))),
     "already at level 0": ([job(level=0, deadline_in_ms=-2000)], {}, NOTHING),
     "no deadline": ([job(deadline_in_ms=None)], {}, NOTHING),
 }
@@ -200,7 +201,7 @@ def test_deadline_promotion(due, expected_run, expected):
 
 def test_deadline_wins_over_aging_for_the_same_job():
     # given a job both aged past its wait and near its deadline, and another job only aged
-    both = job("both", level=3, waited_ms=6 * H + 1, submitted=3, deadline_in_ms=500)
+    both = job("both", level=3, waited_ms=6 * H + 1, submitted=3, deadline_in_ms=1500)
     only_aged = job("aged", level=3, waited_ms=6 * H + 1, submitted=3)
     # when the policy plans
     got = plan(given(waiting=[both, only_aged], due=[both]), DEFAULT)
@@ -212,7 +213,7 @@ def test_all_three_rules_in_one_plan():
     data = given(
         usage={(0, "a"): 300_001},
         waiting=[job("old", level=3, waited_ms=6 * H + 1, submitted=3)],
-        due=[job("due", level=1, deadline_in_ms=10)],
+        due=[job("due", level=1, deadline_in_ms=1010)],
     )
     assert plan(data, DEFAULT) == Plan(
         demotions=(PlannedDemotion("a", 0, 1, NOW + 600 * S, URGENT_REASON),),

@@ -237,10 +237,10 @@ def test_maintain_promotes_a_job_whose_deadline_is_near(scheduler, clock):
     # given a sleep job (expected run 1 s) due in 5 s and a noop job (expected 1 ms) due in 5 s, both on level 3
     sleep = scheduler.submit("sleep", {"seconds": 1}, tenant="acme", deadline_s=5).job_id
     noop = scheduler.submit("noop", tenant="acme", deadline_s=5).job_id
-    # when maintain runs with 5 s of slack / then nothing moves
+    # when maintain runs with 4 s of slack (5 s left, less 1 s to run) / then nothing moves
     assert scheduler.maintain().plan.moves == ()
-    # when it runs with 0.5 s of slack / then only the sleep job goes to level 0
-    clock.advance(4.5)
+    # when it runs with 0.5 s of slack, less than one more run / then only the sleep job goes to level 0
+    clock.advance(3.5)
     report = scheduler.maintain()
     assert report.plan.moves == (PlannedMove(sleep, 3, 0, "deadline: slack 0.5 s < expected run 1 s"),)
     assert report.moved == 1

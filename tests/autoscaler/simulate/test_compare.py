@@ -69,3 +69,24 @@ def test_simulate_names_the_bad_line_of_a_trace_file(tmp_path: Path) -> None:
 def test_simulate_refuses_too_few_jobs_for_a_week() -> None:
     result = CliRunner().invoke(main, ["simulate", "--jobs", "10", "--no-bound"])
     assert result.exit_code == 2 and "--jobs" in result.output
+
+
+def test_where_the_money_went_adds_up_to_the_bill(day) -> None:
+    for run in compare(day, ["ours", "demand"]).results:
+        went = run.money_went()
+        assert all(part >= -1e-9 for part in went.values()), run.policy
+        # sampled once a decision period: within a period's worth of the fleet of the metered bill
+        assert sum(went.values()) == pytest.approx(run.total_cost, rel=0.03), run.policy
+        assert 0 < run.idle_slack < 1
+
+
+def test_simulate_prints_where_the_money_went_and_takes_a_warmup(day, tmp_path: Path) -> None:
+    types = tmp_path / "types.json"
+    write_trace(day, tmp_path / "arrivals.csv", tmp_path / "spot.csv", types)
+    args = ["simulate", "--arrivals", str(tmp_path / "arrivals.csv"), "--spot", str(tmp_path / "spot.csv")]
+    args += ["--node-types", str(types), "--policy", "ours", "--no-bound", "--chart", str(tmp_path / "c.png")]
+    result = CliRunner().invoke(main, [*args, "--warmup", "0"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "where the money went" in result.output and "above the cheapest type" in result.output
+    refused = CliRunner().invoke(main, [*args, "--warmup", "-5"])
+    assert refused.exit_code == 2 and "--warmup" in refused.output
