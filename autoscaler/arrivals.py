@@ -18,6 +18,7 @@ from typing import Generic, TypeVar
 Key = TypeVar("Key", bound=Hashable)
 
 DEFAULT_WINDOW = 15  # rounds (of a minute each by default)
+MIN_ROUNDS = 3  # fewer rounds than this (a head just started) give no figure: a median of one is noise
 
 
 class ArrivalStream(Generic[Key]):
@@ -32,9 +33,15 @@ class ArrivalStream(Generic[Key]):
         if seconds > 0:
             self._rounds.append((seconds, {key: max(0.0, work) for key, work in arrived_work_s.items()}))
 
-    def rates(self) -> dict[Key, float]:
+    @property
+    def ready(self) -> bool:
+        return len(self._rounds) >= min(MIN_ROUNDS, self.window)
+
+    def rates(self) -> dict[Key, float] | None:
         """Work-seconds per second per key: the median per-round rate of the window (a round without the key
-        counts as zero). Empty until a round was added."""
+        counts as zero). None until `MIN_ROUNDS` rounds were added."""
+        if not self.ready:
+            return None
         keys = {key for _, arrived in self._rounds for key in arrived}
         return {
             key: statistics.median(arrived.get(key, 0.0) / seconds for seconds, arrived in self._rounds) for key in keys
@@ -64,13 +71,13 @@ class QueueArrivals:
         pending: Mapping[QueueKey, int],
         leased_by_minute: Callable[[int], Iterable[tuple[int, QueueKey, int]]],
         expected_run_s: Mapping[str, float],
-    ) -> dict[QueueKey, float]:
+    ) -> dict[QueueKey, float] | None:
         """Work-seconds arriving per second per (level, type). `leased_by_minute(first_minute)` gives
-        (epoch minute, key, jobs leased) from that minute on. Empty on the first look."""
+        (epoch minute, key, jobs leased) from that minute on. None until enough rounds were seen."""
         minute = int(now_s // 60)
         if self._pending is None:
             self._pending, self._at_s, self._next_minute = dict(pending), now_s, minute
-            return {}
+            return None
         leased: Counter[QueueKey] = Counter()
         for at_minute, key, count in leased_by_minute(self._next_minute):
             if self._next_minute <= at_minute < minute:

@@ -7,6 +7,7 @@ never depends on the queue being up, and so that it survives restarts of the hea
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter, deque
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,20 @@ def entry(snapshot: Snapshot, decision: Decision, acted: bool) -> dict[str, Any]
         "have_slots": {market.value: n for market, n in decision.have_slots.items()},
         "pending": sum(d.pending for d in snapshot.demand),
         "queued_work_s": round(sum(d.work_s for d in snapshot.demand if d.work_s == d.work_s), 1),
+        "arriving_slots": _arriving(snapshot),
         "busy_slots": {market.value: n for market, n in snapshot.busy_slots.items()},
         "nodes": dict(sorted(nodes.items())),
         "spot_prices": dict(snapshot.spot_prices),
         "errors": [f"{e.node_type}: {e.kind}: {e.message}" for e in snapshot.errors],
     }
+
+
+def _arriving(snapshot: Snapshot) -> float | None:
+    """Work-seconds arriving per second in all (slots' worth), or None where any figure is unknown."""
+    rates = [d.arrival_work_s for d in snapshot.demand]
+    if not rates or any(rate is None or not math.isfinite(rate) for rate in rates):
+        return None
+    return round(sum(rate for rate in rates if rate is not None), 2)
 
 
 class DecisionLog:

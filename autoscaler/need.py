@@ -58,6 +58,11 @@ def need_slots(snapshot: Snapshot, config: AutoscalerConfig, reasons: list[str])
         top_left = max(0.0, load.top_stream + load.top_queued - for_top)  # top-level work left for spot
         spot_load = load.stream[Market.SPOT] + load.queued[Market.SPOT] - load.top_stream - load.top_queued
         spot = max(busy[Market.SPOT], (spot_load + top_left) * slack)
+        reasons.append(
+            f"spot: {load.stream[Market.SPOT] - load.top_stream:.1f} slots of work arriving, "
+            f"{load.queued[Market.SPOT] - load.top_queued:.1f} for the queue, {top_left:.1f} urgent beyond on-demand, "
+            f"+{config.target_slack:.0%}; {busy[Market.SPOT]:.0f} busy: need {spot:.1f}"
+        )
         if urgent > floor:
             reasons.append(
                 f"on-demand: {urgent} slots keep an urgent job's chance of waiting under "

@@ -32,8 +32,8 @@ def decision_log(entries: Sequence[dict[str, Any]]) -> RenderableType:
     if not entries:
         return Text("no decisions logged yet")
     table = Table(title="autoscaler decisions, oldest first")
-    for column in ("time (UTC)", "pending", "need / have spot", "launch", "drain", "why"):
-        table.add_column(column, justify="right" if column == "pending" else "left", overflow="fold")
+    for column in ("time (UTC)", "pending", "arriving", "need / have spot", "launch", "drain", "why"):
+        table.add_column(column, justify="right" if column in ("pending", "arriving") else "left", overflow="fold")
     for item in entries:
         when = dt.datetime.fromtimestamp(float(item.get("at", 0)), dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
         need, have = item.get("need_slots", {}), item.get("have_slots", {})
@@ -42,6 +42,7 @@ def decision_log(entries: Sequence[dict[str, Any]]) -> RenderableType:
         table.add_row(
             when,
             str(item.get("pending", "-")),
+            "-" if item.get("arriving_slots") is None else f"{item['arriving_slots']:.1f}",
             f"{need.get('spot', '-')} / {have.get('spot', '-')}",
             launches,
             ", ".join(item.get("drains", [])) or "-",

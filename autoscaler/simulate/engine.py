@@ -298,7 +298,8 @@ class Simulation:
         self.stream.add(self.config.period_s, dict(enumerate(self._arrived_work)))
         self._arrived_work = [0.0] * LEVELS
         streams = self.stream.rates()
-        levels = [level for level in range(LEVELS) if self.queue.count[level] or streams.get(level, 0.0) > 0]
+        known = streams or {}
+        levels = [level for level in range(LEVELS) if self.queue.count[level] or known.get(level, 0.0) > 0]
         busy = dict.fromkeys(Market, 0)
         for node in self.nodes.values():
             busy[node.market] += len(node.jobs)
@@ -308,7 +309,7 @@ class Simulation:
             inputs_at_s=at,
             node_types=tuple(self.types.values()),
             nodes=tuple(node.view(self._work_left(node)) for node in self.nodes.values()),
-            demand=tuple(self._demand(level, streams.get(level, 0.0)) for level in levels),
+            demand=tuple(self._demand(level, None if streams is None else known.get(level, 0.0)) for level in levels),
             busy_slots=busy,
             scheduled_work_s=self._wave_work,
             spot_prices={n: p for n, p in self.price.items() if self.types[n].market is Market.SPOT},
@@ -322,7 +323,7 @@ class Simulation:
         from history, about how long it runs; the simulator knows it exactly)."""
         return max(0.0, node.busy_until - self.now) if node.jobs else 0.0
 
-    def _demand(self, level: int, stream: float) -> Demand:
+    def _demand(self, level: int, stream: float | None) -> Demand:
         heap = self.latest_starts[level]
         while heap and not math.isnan(self.times.started[heap[0][1]]):
             heapq.heappop(heap)  # started: no longer waiting

@@ -44,6 +44,17 @@ def test_a_round_without_a_key_counts_as_nothing_arriving() -> None:
     assert stream.rates() == {"a": pytest.approx(1.0), "b": 0.0}
 
 
+def test_no_figure_until_three_rounds_were_seen() -> None:
+    # a head that just started has seen one or two rounds: their median would be noise, so decide falls
+    # back to busy slots until there are three
+    stream: ArrivalStream[str] = ArrivalStream(window=15)
+    for _ in range(2):
+        stream.add(60.0, {"a": 60.0})
+        assert stream.rates() is None
+    stream.add(60.0, {"a": 60.0})
+    assert stream.rates() == {"a": pytest.approx(1.0)}
+
+
 def test_a_window_below_one_round_is_refused() -> None:
     with pytest.raises(ValueError, match="window"):
         ArrivalStream(window=0)
@@ -57,7 +68,7 @@ def test_queue_arrivals_are_leases_plus_the_growth_of_pending() -> None:
     def leased(first: int):
         return [(minute, key, count) for minute, count in leases.items() if minute >= first]
 
-    assert arrivals.update(100 * 60.0, {key: 50}, leased, {"fetch": 2.0}) == {}  # the first look: no figure
+    assert arrivals.update(100 * 60.0, {key: 50}, leased, {"fetch": 2.0}) is None  # the first look: no figure
     # one minute later: 30 leased in minute 100 (whole), pending 50 -> 70: 50 jobs arrived, 100 work-s in 60 s
     assert arrivals.update(101 * 60.0, {key: 70}, leased, {"fetch": 2.0}) == {key: pytest.approx(100 / 60)}
     # minute 101's 12 leases count once, in the next round: pending 70 -> 60 means 2 arrived
@@ -90,3 +101,6 @@ def test_the_loop_reads_the_stream_of_a_real_queue(scheduler: Scheduler, tmp_pat
     assert len(weekly) == 1 and weekly[0].pending == 6 * 20
     # 120 jobs a minute of about 2 s each (the run-time history's p90, within its 12.5% buckets)
     assert weekly[0].arrival_work_s == pytest.approx(120 * 2 / 60, rel=0.15)
+    decision = autoscaler.tick()  # and the decision log carries it
+    assert DecisionLog(tmp_path / "decisions.jsonl").tail(1)[0]["arriving_slots"] == pytest.approx(4.0, rel=0.15)
+    assert any("slots of work arriving" in reason for reason in decision.reasons)
