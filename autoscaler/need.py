@@ -14,8 +14,9 @@ Where the stream is not known (a Demand without `arrival_work_s`), busy slots st
 is max(busy, queued x slack) (`_with_running`).
 
 The top level has on-demand slots of its own: enough that an urgent job finds one free on arrival with
-probability 1 - `urgent_blocking` (Erlang's loss formula on the urgent stream), never fewer than the
-floor of `min_ondemand_nodes`. Spot is asked only for the top-level work those cannot take.
+probability 1 - `urgent_blocking` (Erlang's loss formula on the urgent stream), on top of the slots long
+deadline-promoted jobs hold, never fewer than the floor of `min_ondemand_nodes`. Spot is asked only for
+the top-level work those cannot take.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def need_slots(snapshot: Snapshot, config: AutoscalerConfig, reasons: list[str])
         )
         if urgent > floor:
             reasons.append(
-                f"on-demand: {urgent} slots keep an urgent job's chance of waiting under "
+                f"on-demand: {urgent:.0f} slots keep an urgent job's chance of waiting under "
                 f"{config.urgent_blocking:.1%} ({load.top_stream:.1f} slots of urgent work arriving)"
             )
         return {Market.SPOT: spot, Market.ON_DEMAND: ondemand}

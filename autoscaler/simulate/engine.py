@@ -5,7 +5,9 @@ Snapshot built the way production builds it. Simulated clock: nothing sleeps.
 Events: job arrivals (from the trace, in order), job completions, nodes coming up after their start-up
 lag, spot market changes (price, capacity, reclaim waves), and the policy's decision ticks. On-demand slots
 serve the top level only (its floor); spot slots serve every level. A reclaimed node's running jobs go back
-to the front of their queue and their work so far is lost.
+to the front of their queue and their work so far is lost. A job that could not run twice before its
+deadline waits at the top level (the scheduler's deadline promotion). The trace's last hour is replayed
+before t = 0 (warmup.py), and everything is measured from t = 0.
 """
 
 from __future__ import annotations
@@ -319,8 +321,8 @@ class Simulation:
         )
 
     def _work_left(self, node: SimNode) -> float:
-        """Seconds until the node's last running job ends (the dispatcher knows when each job started and,
-        from history, about how long it runs; the simulator knows it exactly)."""
+        """Seconds until the node's last running job ends. The simulator knows it exactly; production's
+        fleets do not report it yet, and there decide drains the nodes with the fewest running jobs."""
         return max(0.0, node.busy_until - self.now) if node.jobs else 0.0
 
     def _demand(self, level: int, stream: float | None) -> Demand:

@@ -1,6 +1,7 @@
 """The simulator's MLFQ: the scheduler's serve order (strict priority across levels, round robin between
-tenants inside a level, FIFO per tenant), kept in memory for speed. Demotion, aging and deadline promotion
-are left out: the order they change is the scheduler's business, not the fleet's cost."""
+tenants inside a level, FIFO per tenant), kept in memory for speed. Demotion and aging are left out: the
+order they change is the scheduler's business, not the fleet's cost. Deadline promotion, which decides
+which jobs may use on-demand slots, is the engine's (`Simulation._serve_level`)."""
 
 from __future__ import annotations
 

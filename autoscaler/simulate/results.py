@@ -145,6 +145,7 @@ class SimResult:
         arrival = np.array(arrived)
         deadline = np.array(deadlines)
         wait = started - arrival
+        reclaimed = np.array(times.preempted if times.preempted is not None else [False] * len(level), dtype=bool)
         self.levels = []
         for index in range(len(target_wait_s)):
             mine = level == index
@@ -155,7 +156,6 @@ class SimResult:
             in_time = np.count_nonzero(done & (waits <= target_wait_s[index]))
             has_deadline = mine & ~np.isnan(deadline)
             missed = has_deadline & (np.isnan(finished) | (finished > deadline))
-            reclaimed = np.array(times.preempted if times.preempted is not None else [False] * len(level), dtype=bool)
             self.levels.append(
                 LevelSummary(
                     level=index,
