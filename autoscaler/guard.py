@@ -27,8 +27,9 @@ def guard(decision: Decision, snapshot: Snapshot, config: AutoscalerConfig) -> D
     if hold is not None:
         return dataclasses.replace(decision, launches={}, drains=(), hold=hold)
     clamps: list[str] = []
-    launches = _clamp_launches(decision, snapshot, config, clamps)
-    drains = _clamp_drains(decision, snapshot, config, launches, clamps)
+    recent = _Recent.of(snapshot)
+    launches = _clamp_launches(decision, snapshot, config, recent, clamps)
+    drains = _clamp_drains(decision, snapshot, config, recent, launches, clamps)
     return dataclasses.replace(decision, launches=launches, drains=drains, clamps=tuple(clamps))
 
 
@@ -52,7 +53,7 @@ def _hold_reason(snapshot: Snapshot, config: AutoscalerConfig) -> str | None:
 
 
 def _clamp_launches(
-    decision: Decision, snapshot: Snapshot, config: AutoscalerConfig, clamps: list[str]
+    decision: Decision, snapshot: Snapshot, config: AutoscalerConfig, recent: _Recent, clamps: list[str]
 ) -> dict[str, int]:
     limits = config.guard
     wanted = Counter({name: n for name, n in decision.launches.items() if n > 0})
@@ -62,7 +63,6 @@ def _clamp_launches(
         del wanted[name]
     if not wanted:
         return {}
-    recent = _Recent.of(snapshot)
     last_drain = recent.last_drain
     if snapshot.at_s - last_drain < limits.scale_up_cooldown_s:
         clamps.append(
@@ -98,11 +98,16 @@ def _clamp_launches(
 
 
 def _clamp_drains(
-    decision: Decision, snapshot: Snapshot, config: AutoscalerConfig, launches: dict[str, int], clamps: list[str]
+    decision: Decision,
+    snapshot: Snapshot,
+    config: AutoscalerConfig,
+    recent: _Recent,
+    launches: dict[str, int],
+    clamps: list[str],
 ) -> tuple[str, ...]:
     if not decision.drains:
         return ()
-    last_launch = _Recent.of(snapshot).last_launch
+    last_launch = recent.last_launch
     if snapshot.at_s - last_launch < config.guard.scale_down_cooldown_s or launches:
         clamps.append(
             f"cooldown: {len(decision.drains)} drains held, a launch was {snapshot.at_s - last_launch:.0f} s ago"

@@ -40,6 +40,8 @@ DEFAULT_LEVELS = (
     LevelConfig(name="weekly", max_wait_s=3600, allotment_s=3600),
     LevelConfig(name="background", max_wait_s=6 * 3600, allotment_s=None),
 )
+DEFAULT_PROMOTE_MAX_RUN_S = 1800.0  # deadline promotion skips longer jobs (the simulator uses it too)
+
 DEFAULT_CLASSES = {
     "new-signup": ClassConfig(level="urgent", deadline_s=60),
     "daily-active": ClassConfig(level="daily", deadline_s=900),
@@ -65,7 +67,7 @@ class SchedulerConfig(BaseModel):
     demotion_window_s: float = Field(default=600, gt=0)
     # deadline promotion (policy rule 5) skips jobs expected to run longer: at the top level they would
     # hold the urgent headroom (on-demand slots) for that long
-    promote_max_run_s: float | None = Field(default=1800, gt=0)
+    promote_max_run_s: float | None = Field(default=DEFAULT_PROMOTE_MAX_RUN_S, gt=0)
     finished_retention: int = Field(default=10_000, ge=0)
 
     @model_validator(mode="after")

@@ -30,6 +30,7 @@ from autoscaler.simulate.results import JobTimes, SimResult
 from autoscaler.simulate.warmup import prelude
 from autoscaler.snapshot import Action, Demand, Snapshot
 from dispatcher.markets import Market
+from scheduler.config import DEFAULT_PROMOTE_MAX_RUN_S
 
 DONE, READY, MARKET = 0, 1, 2
 MEMORY_S = 3600.0
@@ -52,7 +53,7 @@ class SimConfig:
     overtime_s: float = 86400.0  # after the trace ends, at most this long to finish what is queued
     warmup_s: float = 3600.0  # replay the trace's last hour before it, so t = 0 meets a running fleet (warmup.py)
     ondemand_all_levels: bool = False  # False: on-demand slots serve the top level only (its floor)
-    promote_max_run_s: float = 1800.0  # the scheduler's: longer jobs are not deadline-promoted
+    promote_max_run_s: float = DEFAULT_PROMOTE_MAX_RUN_S  # the scheduler's: longer jobs are not promoted
     seed: int = 1
 
 
@@ -272,6 +273,8 @@ class Simulation:
     def _tick(self) -> None:
         self.memory.forget(self.now)
         self._account()
+        self.stream.add(self.config.period_s, dict(enumerate(self._arrived_work)))
+        self._arrived_work = [0.0] * LEVELS
         decision = self.policy.decide(self._snapshot())
         self._apply(decision)
 
@@ -297,8 +300,6 @@ class Simulation:
         return min(prices, default=None)
 
     def _snapshot(self) -> Snapshot:
-        self.stream.add(self.config.period_s, dict(enumerate(self._arrived_work)))
-        self._arrived_work = [0.0] * LEVELS
         streams = self.stream.rates()
         known = streams or {}
         levels = [level for level in range(LEVELS) if self.queue.count[level] or known.get(level, 0.0) > 0]

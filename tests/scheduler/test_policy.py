@@ -199,6 +199,16 @@ def test_deadline_promotion(due, expected_run, expected):
     assert plan(given(due=due, expected=expected_run), DEFAULT) == expected
 
 
+def test_jobs_expected_to_run_past_promote_max_run_s_keep_their_level():
+    # two hours of work due in three: a lost run would miss, but at the top it would hold urgent's
+    # on-demand headroom for two hours; with no limit it is promoted
+    long_job = [job("long", deadline_in_ms=3 * H, type="sleep")]
+    expected = {"sleep": 2.0 * H}
+    assert plan(given(due=long_job, expected=expected), DEFAULT) == NOTHING
+    unlimited = SchedulerConfig(promote_max_run_s=None)
+    assert plan(given(due=long_job, expected=expected), unlimited) == moves(promoted("long", 3, "3,600", "7,200"))
+
+
 def test_deadline_wins_over_aging_for_the_same_job():
     # given a job both aged past its wait and near its deadline, and another job only aged
     both = job("both", level=3, waited_ms=6 * H + 1, submitted=3, deadline_in_ms=1500)
