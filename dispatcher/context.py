@@ -22,6 +22,11 @@ class JobInterrupted(Exception):
     on another node. Meant for a job that saw `ctx.stop_requested()`; it counts as a preemption."""
 
 
+class JobCannotSucceed(Exception):
+    """Raise from `run` when trying again cannot help (the user it names does not exist, say): the job goes
+    to the dead-letter queue at once, with this message, instead of using up its attempts."""
+
+
 class SchedulerSource(Hashable, Protocol):
     """Opens the head's job store from a worker process; hashable so each worker opens it only once."""
 
@@ -88,6 +93,10 @@ class TaskContext:
     def stop_requested(self) -> bool:
         """True once this node is being drained: save a checkpoint and raise JobInterrupted."""
         return self._notice.draining()
+
+    def scheduler(self) -> Scheduler:
+        """The head's job store, for a job that queues more jobs (a scheduled planner)."""
+        return self._scheduler()
 
     def _scheduler(self) -> Scheduler:
         if self._source is None:

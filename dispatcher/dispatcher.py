@@ -247,8 +247,8 @@ class Dispatcher:
             self._emit(lease, "done" if ok else "lost", result.run_s)
         for lease, result in zip(leases, results, strict=True):
             self.sizer.observe(lease.job.type, result.run_s)
-            if result.outcome == "error":
-                self._fail(lease, result.error or "failed", run_s=result.run_s)
+            if result.outcome in ("error", "fatal"):
+                self._fail(lease, result.error or "failed", result.outcome == "error", result.run_s)
             elif result.outcome == "interrupted":
                 self._release(lease, "interrupted: the job stopped early for a node drain")
 

@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from dispatcher.context import DrainNotice, JobInterrupted, SchedulerSource, TaskContext
+from dispatcher.context import DrainNotice, JobCannotSucceed, JobInterrupted, SchedulerSource, TaskContext
 from scheduler.job import Lease
 from scheduler.registry import Runner
 
 MAX_ERROR_CHARS = 8000  # a traceback's last lines say the most; keep the store's records small
 
-RunOutcome = Literal["ok", "error", "interrupted"]
+RunOutcome = Literal["ok", "error", "fatal", "interrupted"]  # fatal: raised JobCannotSucceed
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,9 @@ def _run_one(
         run(job.payload, TaskContext(lease, source, notice))
     except JobInterrupted as stop:
         return JobResult(job.id, lease.token, "interrupted", time.perf_counter() - started, str(stop) or None)
+    except JobCannotSucceed as hopeless:
+        error = f"{type(hopeless).__name__}: {hopeless}"
+        return JobResult(job.id, lease.token, "fatal", time.perf_counter() - started, error)
     except Exception:
         error = traceback.format_exc()[-MAX_ERROR_CHARS:]
         return JobResult(job.id, lease.token, "error", time.perf_counter() - started, error)

@@ -28,6 +28,7 @@ from ebbflow.demo import INVALID_SLEEP_PAYLOADS, level_summaries, record_of, ser
 from ebbflow.durations import DURATION
 from ebbflow.inputs import read_payload
 from ebbflow.local_worker import LocalWorker, Outcome, RunRecord
+from ebbflow.pack_cmd import emulate, pack
 from ebbflow.ray_worker import worker
 from ebbflow.reports import history_rows
 from ebbflow.simulate_cmd import simulate
@@ -430,3 +431,5 @@ def autoscaler_log(app: App, count: int) -> None:
 
 main.add_command(worker)
 main.add_command(simulate)
+main.add_command(pack)
+main.add_command(emulate)

@@ -29,6 +29,7 @@ from scheduler.config import SchedulerConfig
 from scheduler.cron import CronSchedule
 from scheduler.errors import ConfigError
 from scheduler.redis_keys import NAMESPACE
+from workloads.settings import PacksSettings
 
 ENV_PREFIX = "EBBFLOW_"
 CONFIG_ENV = "EBBFLOW_CONFIG"
@@ -137,6 +138,7 @@ class Settings(BaseSettings):
     dispatcher: DispatcherConfig = DispatcherConfig()
     head: HeadSettings = HeadSettings()
     autoscaler: AutoscalerSettings = AutoscalerSettings()
+    packs: PacksSettings = PacksSettings()
 
     @field_validator("job_types")
     @classmethod

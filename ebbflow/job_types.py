@@ -1,4 +1,5 @@
-"""The job types a process knows: those installed packages declare (entry points), plus any the config
+"""The job types a process knows: those installed packages declare (entry points), the job types of every
+installed pack (`ebbflow.packs`), plus any the config
 file names as `job_types = ["module:ATTRIBUTE"]` (an iterable of JobType), for types that are not
 packaged yet: local development and tests. Only the operator's config can add code this way; a queued job
 can only name a type that is registered here."""
@@ -10,10 +11,18 @@ from collections.abc import Sequence
 
 from scheduler.errors import ConfigError
 from scheduler.registry import JobType, JobTypeRegistry
+from workloads.binding import job_types as pack_job_types
+from workloads.discovery import load_packs
+from workloads.resources import ResourcesSource
 
 
-def load_registry(extra: Sequence[str] = ()) -> JobTypeRegistry:
+def load_registry(extra: Sequence[str] = (), packs: ResourcesSource | None = None) -> JobTypeRegistry:
+    """With `packs`, every installed pack's job types too, bound to those stores and sources."""
     registry = JobTypeRegistry.from_entry_points()
+    if packs is not None:
+        for pack in load_packs().values():
+            for job_type in pack_job_types(pack, packs):
+                registry.register(job_type)
     for reference in extra:
         for job_type in _load(reference):
             registry.register(job_type)

@@ -15,6 +15,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Literal
 
+from dispatcher.context import JobCannotSucceed
 from scheduler.errors import SchedulerError, StaleLeaseError
 from scheduler.job import Job, JobState, JSONValue, Lease
 from scheduler.queue import Scheduler
@@ -76,6 +77,18 @@ class JobContext:
         """Keep `value` with the job, so a retry after a failure or preemption starts from it."""
         self._scheduler.save_checkpoint(self._lease, value)
         self.checkpoint = value
+
+    def report_progress(self, value: JSONValue) -> None:
+        """Small JSON (e.g. {"done": 40, "total": 500}); `ebbflow jobs show` prints the latest."""
+        self._scheduler.save_progress(self._lease, value)
+
+    def stop_requested(self) -> bool:
+        """Always False: this worker is not on a node that gets drained."""
+        return False
+
+    def scheduler(self) -> Scheduler:
+        """The job store, for a job that queues more jobs (a scheduled planner)."""
+        return self._scheduler
 
 
 @dataclass
@@ -159,6 +172,8 @@ class LocalWorker:
             return self._fail(lease, problem, retryable=False)
         try:
             run(lease.job.payload, JobContext(self.scheduler, lease))
+        except JobCannotSucceed as hopeless:
+            return self._fail(lease, f"{type(hopeless).__name__}: {hopeless}", retryable=False)
         except Exception:
             return self._fail(lease, traceback.format_exc())
         return "done" if self.scheduler.ack([lease])[0] else "lost"

@@ -21,6 +21,8 @@ from scheduler.queue import Scheduler
 from scheduler.redis_store import RedisStore
 from scheduler.sqlite_store import SQLiteStore
 from scheduler.store import JobStore
+from workloads.resources import ResourcesSource
+from workloads.settings import PacksSettings
 
 REDIS_CONNECT_TIMEOUT_S = 5.0  # an address that drops packets must not hang the CLI for minutes
 
@@ -34,7 +36,7 @@ def open_store(settings: Settings) -> JobStore:
 
 def open_scheduler(settings: Settings, store: JobStore | None = None) -> Scheduler:
     """A Scheduler on `store` (or on a newly opened configured store) with the configured policy."""
-    registry = load_registry(settings.job_types)
+    registry = load_registry(settings.job_types, ResourcesSource.from_settings(settings.packs))
     return Scheduler(store if store is not None else open_store(settings), settings.scheduler, registry)
 
 
@@ -51,7 +53,13 @@ class StoreSource:
     def from_settings(cls, settings: Settings) -> StoreSource:
         sqlite = SQLiteSettings(path=str(Path(settings.sqlite.path).resolve()))
         part = settings.model_copy(update={"sqlite": sqlite, "cron": []})
-        return cls(part.model_dump_json(include={"store", "sqlite", "redis", "scheduler"}))
+        data = json.loads(part.model_dump_json(include={"store", "sqlite", "redis", "scheduler"}))
+        # The packs' settings travel with their secrets (model_dump would mask them) and absolute paths.
+        data["packs"] = json.loads(ResourcesSource.from_settings(settings.packs).settings_json)
+        return cls(json.dumps(data))
+
+    def __repr__(self) -> str:  # the JSON holds the packs' credentials
+        return "StoreSource(...)"
 
     def open_scheduler(self) -> Scheduler:
         data = json.loads(self.settings_json)
@@ -61,6 +69,7 @@ class StoreSource:
             sqlite=SQLiteSettings.model_validate(data["sqlite"]),
             redis=RedisSettings.model_validate(data["redis"]),
             scheduler=SchedulerConfig.model_validate(data["scheduler"]),
+            packs=PacksSettings.model_validate(data["packs"]),
         )
         return open_scheduler(settings)
 

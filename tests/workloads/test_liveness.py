@@ -1,0 +1,41 @@
+"""Liveness: only strong evidence makes a video dead; anything unclear asks for a retry."""
+
+from __future__ import annotations
+
+import pytest
+
+from workloads.sources.liveness import UNAVAILABLE_MARKER, Liveness, classify
+
+UNAVAILABLE_PAGE = f'<html><script>var x = {{{UNAVAILABLE_MARKER},"errorScreen":{{}}}};</script></html>'
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (200, "<html><title>A video - YouTube</title></html>", Liveness("alive", None)),
+        (204, "", Liveness("alive", None)),
+        (404, "Not Found", Liveness("dead", "404")),
+        (410, "Gone", Liveness("dead", "410")),
+        (200, UNAVAILABLE_PAGE, Liveness("dead", "unavailable page")),
+        (429, "Too Many Requests", Liveness("retry", "429")),
+        (500, "", Liveness("retry", "500")),
+        (503, UNAVAILABLE_PAGE, Liveness("retry", "503")),
+        (302, "", Liveness("retry", "unexpected 302")),
+        (403, "", Liveness("retry", "unexpected 403")),
+    ],
+)
+def test_classify(status: int, body: str, expected: Liveness) -> None:
+    assert classify(status, body) == expected
+
+
+def test_a_page_that_only_mentions_the_words_is_alive() -> None:
+    # given a live video whose title happens to be "Video unavailable"
+    body = '<meta property="og:title" content="Video unavailable"><script>{"playabilityStatus":{"status":"OK"}}'
+    # then only the player status counts
+    assert classify(200, body) == Liveness("alive", None)
+
+
+def test_a_verdict_is_a_plain_pair() -> None:
+    verdict, reason = classify(404, "")
+    assert (verdict, reason) == ("dead", "404")
+    assert classify(410, "").verdict == "dead" and classify(410, "").reason == "410"

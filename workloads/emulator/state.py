@@ -1,0 +1,34 @@
+"""What every handler of the emulator shares: the world, the clock and the rate limiter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from workloads.emulator.ratelimit import Limiter
+from workloads.world import World
+
+# (HTTP status, JSON body): handlers build these with pure functions, so the Graph batch can reuse them.
+Answer = tuple[int, Any]
+Query = Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorState:
+    world: World
+    limiter: Limiter
+    clock: Callable[[], float]
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+
+STATE = web.AppKey("ebbflow_emulator_state", EmulatorState)
+
+
+def json_answer(answer: Answer) -> web.Response:
+    status, body = answer
+    return web.json_response(body, status=status)

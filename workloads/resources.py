@@ -1,0 +1,128 @@
+"""The stores and sources a pack's code uses, opened on first use and kept for the process.
+
+On a Ray worker they are opened from a `ResourcesSource`: the head's `[packs]` settings as one small
+picklable value shipped with the job types, so every worker talks to the stores the head chose (a worker's
+own environment cannot point a job elsewhere). Relative SQLite paths are made absolute on the head.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
+
+from workloads.settings import PacksSettings, secret_value
+
+if TYPE_CHECKING:
+    from workloads.index import VideoIndex
+    from workloads.rankings import Rankings
+    from workloads.sources.facebook import GraphClient
+    from workloads.sources.videos import VideoPages
+    from workloads.sources.x import XClient
+
+SQLITE_PREFIX = "sqlite:///"
+
+
+class Resources:
+    def __init__(self, settings: PacksSettings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def index(self) -> VideoIndex:
+        from workloads.index import open_index
+
+        return open_index(secret_value(self.settings.index))
+
+    @cached_property
+    def rankings(self) -> Rankings:
+        from workloads.rankings import open_rankings
+
+        return open_rankings(secret_value(self.settings.rankings))
+
+    @cached_property
+    def facebook(self) -> GraphClient:
+        from workloads.sources.facebook import GraphClient
+
+        fb = self.settings.facebook
+        return GraphClient(
+            base_url=self.settings.base_url(fb),
+            access_token=self.settings.credential(fb.access_token),
+            version=fb.version,
+            timeout_s=fb.timeout_s,
+        )
+
+    @cached_property
+    def x(self) -> XClient:
+        from workloads.sources.x import XClient
+
+        x = self.settings.x
+        return XClient(
+            base_url=self.settings.base_url(x),
+            bearer_token=self.settings.credential(x.bearer_token),
+            timeout_s=x.timeout_s,
+        )
+
+    @cached_property
+    def videos(self) -> VideoPages:
+        from workloads.sources.videos import VideoPages
+
+        videos = self.settings.videos
+        return VideoPages(base_url=self.video_base_url, timeout_s=videos.timeout_s)
+
+    @property
+    def video_base_url(self) -> str:
+        return self.settings.base_url(self.settings.videos)
+
+    def close(self) -> None:
+        for name in ("index", "rankings", "facebook", "x", "videos"):
+            opened = self.__dict__.pop(name, None)
+            if opened is not None:
+                opened.close()
+
+
+@dataclass(frozen=True)
+class ResourcesSource:
+    """The head's `[packs]` settings, secrets included, as JSON: hashable, picklable, opened once per process."""
+
+    settings_json: str
+
+    @classmethod
+    def from_settings(cls, settings: PacksSettings) -> ResourcesSource:
+        data = settings.model_dump(mode="json")
+        for secret in ("index", "rankings"):
+            data[secret] = _absolute(secret_value(getattr(settings, secret)))
+        for source in ("facebook", "x"):
+            for field, value in getattr(settings, source):
+                if isinstance(value, SecretStr):
+                    data[source][field] = value.get_secret_value()
+        return cls(json.dumps(data, sort_keys=True))
+
+    def settings(self) -> PacksSettings:
+        return PacksSettings.model_validate_json(self.settings_json)
+
+    def __repr__(self) -> str:  # the JSON holds credentials
+        return "ResourcesSource(...)"
+
+
+_OPEN: dict[ResourcesSource, Resources] = {}
+
+
+def resources_for(source: ResourcesSource) -> Resources:
+    if source not in _OPEN:
+        _OPEN[source] = Resources(source.settings())
+    return _OPEN[source]
+
+
+def close_all() -> None:
+    while _OPEN:
+        _OPEN.popitem()[1].close()
+
+
+def _absolute(url: str) -> str:
+    if url.startswith(SQLITE_PREFIX) and not url.startswith(SQLITE_PREFIX + "/"):
+        return SQLITE_PREFIX + str(Path(url.removeprefix(SQLITE_PREFIX)).resolve())
+    return url

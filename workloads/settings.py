@@ -1,0 +1,83 @@
+"""Where the packs' stores and sources are: the `[packs]` table of ebbflow.toml (EBBFLOW_PACKS__... in the
+environment). Credentials are SecretStr: they print as '**********' in reprs, logs and error messages, and
+only `secret_value` below reveals them, to the client that sends them.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+DEFAULT_INDEX_URL = "sqlite:///.ebbflow/index.db"
+DEFAULT_RANKINGS_URL = "sqlite:///.ebbflow/rankings.db"
+HTTP_SCHEMES = ("http://", "https://")
+EMULATOR_TOKEN = "emulator"  # `ebbflow emulate` checks that a token is sent, not which
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(HTTP_SCHEMES):
+        raise ValueError(f"{value!r} must be an http:// or https:// base URL, e.g. http://127.0.0.1:8780")
+    return value.rstrip("/")
+
+
+class SourceSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str
+    timeout_s: float = Field(default=10.0, gt=0, description="per request")
+    max_rate_wait_s: float = Field(default=120.0, ge=0, description="longest wait a 429 may ask for")
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _http_url(value)
+
+
+class FacebookSettings(SourceSettings):
+    base_url: str = "https://graph.facebook.com"
+    version: str = Field(default="v19.0", pattern=r"^v\d+\.\d+$")
+    access_token: SecretStr | None = Field(default=None, description="an app or user access token")
+
+
+class XSettings(SourceSettings):
+    base_url: str = "https://api.twitter.com"
+    bearer_token: SecretStr | None = Field(default=None, description="the app's bearer token")
+
+
+class VideoSettings(SourceSettings):
+    base_url: str = "https://www.youtube.com"
+
+
+class PacksSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index: SecretStr = Field(
+        default=SecretStr(DEFAULT_INDEX_URL),
+        description="VideoIndex URL: sqlite:///PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE",
+    )
+    rankings: SecretStr = Field(
+        default=SecretStr(DEFAULT_RANKINGS_URL), description="rankings URL: sqlite:///PATH or redis://HOST:PORT/DB"
+    )
+    emulator: str | None = Field(
+        default=None, description="base URL of `ebbflow emulate`: every source talks to it instead of its base_url"
+    )
+    facebook: FacebookSettings = FacebookSettings()
+    x: XSettings = XSettings()
+    videos: VideoSettings = VideoSettings()
+
+    @field_validator("emulator")
+    @classmethod
+    def _emulator(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
+
+    def base_url(self, source: SourceSettings) -> str:
+        return self.emulator or source.base_url
+
+    def credential(self, secret: SecretStr | None) -> SecretStr | None:
+        """The configured token; against the emulator, which accepts any token, a stand-in when none is set."""
+        if secret is None and self.emulator is not None:
+            return SecretStr(EMULATOR_TOKEN)
+        return secret
+
+
+def secret_value(secret: SecretStr | None) -> str:
+    return "" if secret is None else secret.get_secret_value()
