@@ -29,7 +29,7 @@ def free_port() -> int:
 def _serve(config: WorldConfig, port: int) -> None:
     from workloads.emulator.server import serve
 
-    serve(config, host="127.0.0.1", port=port)
+    serve(config, host="127.0.0.1", port=port, print_fn=lambda *_: None)
 
 
 @contextlib.contextmanager

@@ -46,6 +46,7 @@ class Resources:
     @cached_property
     def facebook(self) -> GraphClient:
         from workloads.sources.facebook import GraphClient
+        from workloads.sources.ratelimit import RetryPolicy
 
         fb = self.settings.facebook
         return GraphClient(
@@ -53,6 +54,7 @@ class Resources:
             access_token=self.settings.credential(fb.access_token),
             version=fb.version,
             timeout_s=fb.timeout_s,
+            policy=RetryPolicy(max_wait_s=fb.max_rate_wait_s),
         )
 
     @cached_property
@@ -64,14 +66,17 @@ class Resources:
             base_url=self.settings.base_url(x),
             bearer_token=self.settings.credential(x.bearer_token),
             timeout_s=x.timeout_s,
+            max_wait_s=x.max_rate_wait_s,
         )
 
     @cached_property
     def videos(self) -> VideoPages:
+        from workloads.sources.ratelimit import RetryPolicy
         from workloads.sources.videos import VideoPages
 
         videos = self.settings.videos
-        return VideoPages(base_url=self.video_base_url, timeout_s=videos.timeout_s)
+        policy = RetryPolicy(max_wait_s=videos.max_rate_wait_s)
+        return VideoPages(base_url=self.video_base_url, timeout_s=videos.timeout_s, policy=policy)
 
     @property
     def video_base_url(self) -> str:
@@ -118,8 +123,12 @@ def resources_for(source: ResourcesSource) -> Resources:
 
 
 def close_all() -> None:
+    """Close every store and client this process opened for jobs, and the URL checker's thread."""
+    from workloads.stale_videos.checker import close_checker
+
     while _OPEN:
         _OPEN.popitem()[1].close()
+    close_checker()
 
 
 def _absolute(url: str) -> str:

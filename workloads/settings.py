@@ -24,7 +24,7 @@ class SourceSettings(BaseModel):
 
     base_url: str
     timeout_s: float = Field(default=10.0, gt=0, description="per request")
-    max_rate_wait_s: float = Field(default=120.0, ge=0, description="longest wait a 429 may ask for")
+    max_rate_wait_s: float = Field(default=120.0, ge=0, description="most one call waits out 429s, then it fails")
 
     @field_validator("base_url")
     @classmethod

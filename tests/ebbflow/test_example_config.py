@@ -8,6 +8,7 @@ from pathlib import Path
 from dispatcher.config import DispatcherConfig
 from ebbflow.config import AutoscalerSettings, HeadSettings, RaySettings, load_settings
 from scheduler.config import SchedulerConfig
+from workloads.settings import PacksSettings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "ebbflow.example.toml"
 
@@ -23,4 +24,5 @@ def test_example_config_loads_and_matches_the_defaults(monkeypatch) -> None:
     assert settings.dispatcher == DispatcherConfig()
     assert settings.head == HeadSettings()
     assert settings.autoscaler == AutoscalerSettings()
+    assert settings.packs == PacksSettings()
     assert [schedule.name for schedule in settings.cron] == ["heartbeat"]
