@@ -33,6 +33,8 @@ bench: $(STAMP) services
 	$(BIN)/python bench/dispatch_throughput.py
 	$(BIN)/python bench/autoscaler_loop.py
 	$(BIN)/python bench/fleet_sim.py
+	$(BIN)/python bench/social_graph.py
+	$(BIN)/python bench/stale_videos.py
 
 clean:
 	rm -rf $(VENV) .ebbflow

@@ -40,18 +40,19 @@ def fetch_user(client: httpx.Client, pool: ThreadPoolExecutor, user: str, since_
     return calls
 
 
-TWEETS = {"max_results": 100, "tweet.fields": "created_at,author_id,entities"}
+TWEETS: dict[str, str | int] = {"max_results": 100, "tweet.fields": "created_at,author_id,entities"}
 
 
 def _timeline(client: httpx.Client, friend: str) -> dict[str, object]:
     return _ok(client.get(f"/2/users/{friend}/tweets", params=TWEETS, headers=HEADERS))
 
 
-def _pages(client: httpx.Client, path: str, cursor_name: str, params: dict[str, object]) -> Iterator[list[str]]:
+def _pages(client: httpx.Client, path: str, cursor_name: str, params: dict[str, str | int]) -> Iterator[list[str]]:
     cursor: str | None = None
     while True:
-        body = _ok(client.get(path, params={**params, **({cursor_name: cursor} if cursor else {})}, headers=HEADERS))
-        yield [friend["id"] for friend in body["data"]]
+        query = {**params, cursor_name: cursor} if cursor else params
+        body = _ok(client.get(path, params=query, headers=HEADERS))
+        yield [friend["id"] for friend in body["data"]]  # type: ignore[attr-defined]
         cursor = _next(body)
         if cursor is None:
             return

@@ -47,3 +47,16 @@ def test_fleet_sim_prints_the_comparison_and_every_target(tmp_path) -> None:
     for needle in (*needles, "where the money went", "spot floor"):
         assert needle in out
     assert (tmp_path / "sim.png").exists()
+
+
+def test_stale_videos_prints_ebbflow_beside_the_plain_loops() -> None:
+    # the script raises if ebbflow did not check every URL or marked other than the world's dead links
+    out = run("bench/stale_videos.py", "--urls", "600", "--rounds", "1", "--batch", "200")
+    for needle in ("plain aiohttp loop (ceiling)", "plain httpx loop", "ebbflow stale-videos", "checked 600 of 600"):
+        assert needle in out
+
+
+def test_social_graph_prints_both_indexes_the_ceiling_and_the_new_user() -> None:
+    out = run("bench/social_graph.py", "--users", "3")
+    for needle in ("sqlite", "mysql", "ceiling: the same calls", "new user, 500 friends", "HTTP calls for the 3 users"):
+        assert needle in out
