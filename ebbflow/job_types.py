@@ -1,8 +1,8 @@
-"""The job types a process knows: those installed packages declare (entry points), the job types of every
-installed pack (`ebbflow.packs`), plus any the config
-file names as `job_types = ["module:ATTRIBUTE"]` (an iterable of JobType), for types that are not
-packaged yet: local development and tests. Only the operator's config can add code this way; a queued job
-can only name a type that is registered here."""
+"""The job types a process knows: those installed packages declare (entry points), those of every installed
+pack (`ebbflow.packs`, bound to the configured stores), plus any the config file names as
+`job_types = ["module:ATTRIBUTE"]` (an iterable of JobType), for types that are not packaged yet: local
+development and tests. Only the operator's config can add code this way; a queued job can only name a type
+that is registered here."""
 
 from __future__ import annotations
 

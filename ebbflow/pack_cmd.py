@@ -44,7 +44,7 @@ def pack_submit(app: AppLike, pack_name: str, params: tuple[str, ...], job_class
     """Plan PACK's jobs from its parameters and queue them; bad parameters queue nothing."""
     chosen = find_pack(load_packs(), pack_name)
     values = parse_params(chosen.params, params)
-    scheduler = app.scheduler()  # opened first: an unknown class below is refused before any planning I/O
+    scheduler = app.scheduler()  # opened before planning: an unreachable store fails before any planning I/O
     resources = Resources(app.settings.packs)
     try:
         planned = chosen.plan(values, PlanContext.now(resources))
@@ -53,7 +53,7 @@ def pack_submit(app: AppLike, pack_name: str, params: tuple[str, ...], job_class
     if job_class is not None:
         planned = [dataclasses.replace(job, job_class=job_class) for job in planned]
     if dry_run:
-        for job in planned[:20]:
+        for job in planned:  # the same checks a submit makes (type, class, payload schema), nothing stored
             scheduler.prepare(job.type, job.payload, tenant=job.tenant, job_class=job.job_class, key=job.key)
         click.echo(f"{chosen.name}: would queue {len(planned)} jobs (dry run: nothing stored)")
         return

@@ -8,7 +8,7 @@ from pydantic_core import PydanticUndefined
 from rich.table import Table
 
 from scheduler.job import SubmitResult
-from workloads.pack import Pack, PlannedJob
+from workloads.pack import Pack, PackJobType, PlannedJob
 
 
 def packs_table(packs: Mapping[str, Pack]) -> Table:
@@ -17,7 +17,7 @@ def packs_table(packs: Mapping[str, Pack]) -> Table:
         table.add_column(column)
     for name in sorted(packs):
         pack = packs[name]
-        types = "\n".join(_type_line(pack, index) for index in range(len(pack.job_types)))
+        types = "\n".join(_type_line(pack, job_type) for job_type in pack.job_types)
         table.add_row(name, types, "\n".join(param_lines(pack)), pack.description)
     return table
 
@@ -33,8 +33,7 @@ def param_lines(pack: Pack) -> list[str]:
     return lines
 
 
-def _type_line(pack: Pack, index: int) -> str:
-    job_type = pack.job_types[index]
+def _type_line(pack: Pack, job_type: PackJobType) -> str:
     details = [job_type.default_class or "default class", job_type.markets or "spot/on-demand by level"]
     return f"{pack.type_name(job_type.name)} ({', '.join(details)})"
 

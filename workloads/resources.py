@@ -8,6 +8,9 @@ own environment cannot point a job elsewhere). Relative SQLite paths are made ab
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
+from scheduler.errors import ConfigError, StoreUnavailableError
 from workloads.settings import PacksSettings, secret_value
 
 if TYPE_CHECKING:
@@ -35,13 +39,15 @@ class Resources:
     def index(self) -> VideoIndex:
         from workloads.index import open_index
 
-        return open_index(secret_value(self.settings.index))
+        with _opening("packs.index", "EBBFLOW_PACKS__INDEX"):
+            return open_index(secret_value(self.settings.index))
 
     @cached_property
     def rankings(self) -> Rankings:
         from workloads.rankings import open_rankings
 
-        return open_rankings(secret_value(self.settings.rankings))
+        with _opening("packs.rankings", "EBBFLOW_PACKS__RANKINGS"):
+            return open_rankings(secret_value(self.settings.rankings))
 
     @cached_property
     def facebook(self) -> GraphClient:
@@ -87,6 +93,22 @@ class Resources:
             opened = self.__dict__.pop(name, None)
             if opened is not None:
                 opened.close()
+
+
+@contextmanager
+def _opening(field: str, env: str) -> Iterator[None]:
+    """A bad URL is a ConfigError and an unreachable server a StoreUnavailableError, each naming the setting;
+    neither message quotes the URL, which may hold a password."""
+    import pymysql
+    import redis
+
+    try:
+        yield
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    except (pymysql.MySQLError, redis.RedisError, sqlite3.Error, OSError) as err:
+        problem = " ".join(str(err).split())
+        raise StoreUnavailableError(f"{field}: cannot open it ({type(err).__name__}: {problem}); check {env}") from err
 
 
 @dataclass(frozen=True)

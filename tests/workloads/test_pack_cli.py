@@ -65,3 +65,17 @@ def test_submitted_jobs_carry_a_payload_the_type_accepts(cli, configured_store):
     (job,) = [lease.job for lease in store.lease(10, worker="t", ttl_ms=1000, now_ms=2**50)]
     assert job.payload == {"user": "5", "networks": ["x"], "lookback_days": 3}
     assert (job.tenant, job.key) == ("social-graph", "social-graph:5")
+
+
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [
+        ("postgres://db/x", "packs.index"),
+        ("mysql://root:hunter2-secret@127.0.0.1:1/test", "packs.index: cannot open it"),
+    ],
+)
+def test_a_stale_sweep_with_a_bad_index_says_which_setting_without_its_password(cli, monkeypatch, index, message):
+    monkeypatch.setenv("EBBFLOW_PACKS__INDEX", index)
+    result = cli("pack", "submit", "stale-videos")
+    assert result.exit_code == 2 and message in result.stderr, result.output
+    assert "hunter2-secret" not in result.output
