@@ -96,9 +96,16 @@ def test_a_preempted_fetch_resumes_at_the_next_page_and_ends_where_an_unbroken_o
     assert (checkpoint["network"], checkpoint["pages"], checkpoint["done"]) == ("facebook", 2, [])
     assert index.cursor(user, "facebook") is None  # not saved until the network's last page
     # when it runs again from its checkpoint
-    resumed = fetch(stop_after=None).run(networks, Progress.from_checkpoint(checkpoint))
+    reports: list[dict] = []
+    resuming = fetch(stop_after=None)
+    resuming.report = reports.append
+    resumed = resuming.run(networks, Progress.from_checkpoint(checkpoint))
     # then it fetched only the pages left, and the stream equals an unbroken fetch's on fresh stores
     assert resumed.done == ["facebook", "x"] and resumed.pages == 8
+    assert [(r["network"], r["pages"]) for r in reports] == [("facebook", 3), ("facebook", 4)] + [
+        ("x", n) for n in (5, 6, 7, 8)
+    ]
+    assert reports[-1]["videos"] == resumed.videos
     fresh_index = SQLiteVideoIndex(tmp_path / "fresh.db")
     fresh_index.migrate()
     fresh_rankings = SQLiteRankings(tmp_path / "fresh-rankings.db")

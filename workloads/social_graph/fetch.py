@@ -59,6 +59,7 @@ class UserFetch:
     lookback_days: int
     save: Callable[[JSONValue], None]
     stop_requested: Callable[[], bool] = lambda: False
+    report: Callable[[JSONValue], None] = lambda _: None  # `ebbflow jobs show` prints the latest
 
     def run(self, networks: Sequence[tuple[NetworkName, Network]], progress: Progress) -> Progress:
         for name, network in networks:
@@ -80,6 +81,7 @@ class UserFetch:
             progress.pages += 1
             progress.newest = network.advance(progress.newest, posts)
             progress.after = page.next_cursor
+            self.report({"network": name, "pages": progress.pages, "posts": progress.posts, "videos": progress.videos})
             if page.next_cursor is None:
                 break
             self.save(progress.as_json())

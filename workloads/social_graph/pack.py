@@ -65,6 +65,7 @@ def run_fetch(payload: JSONValue, ctx: PackContext) -> JSONValue:
         lookback_days=payload.get("lookback_days", 14),
         save=ctx.save_checkpoint,
         stop_requested=ctx.stop_requested,
+        report=ctx.report_progress,
     )
     networks = [(name, network(name, resources)) for name in payload["networks"]]
     try:
