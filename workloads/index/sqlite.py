@@ -8,18 +8,16 @@ One object holds one connection, guarded by a lock: share it between threads, or
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from workloads.index.base import CheckResult, StoredVideo, VideoRecord
 from workloads.index.migrations import NOW_MS, migrate_sqlite
+from workloads.sqlite_file import SQLiteFile
 
-BUSY_TIMEOUT_S = 30.0
 CHUNK = 500  # ids per IN (...) list: far below SQLite's bound variables limit
 
 _COLUMNS = "video_id, url, title, channel, duration_s, first_seen_ms, last_checked_ms, stale, stale_reason"
@@ -66,30 +64,15 @@ class SQLiteVideoIndex:
     """The VideoIndex port on SQLite. Call migrate() (open_index does) before anything else."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = os.fspath(path)
-        if self.path != ":memory:":  # the embedded default must work in a fresh directory
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: no implicit transactions; each write says BEGIN IMMEDIATE itself.
-        self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._lock = threading.Lock()
+        self._file = SQLiteFile(path)
+        self.path = self._file.path
+        self._db, self._lock = self._file.db, self._file.lock
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._file.write()
 
     def _read(self, sql: str, args: Sequence[object] = ()) -> list[Any]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        return self._file.read(sql, args)
 
     def migrate(self) -> int:
         with self._lock:
@@ -149,5 +132,4 @@ class SQLiteVideoIndex:
         return int(self._read("SELECT COUNT(*) FROM videos WHERE stale = ?", (int(stale),))[0][0])
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()

@@ -10,17 +10,15 @@ file and add() counts new members exactly. One object holds one connection, guar
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from workloads.rankings.base import DEFAULT_MAX_LEN
+from workloads.sqlite_file import SQLiteFile
 
-BUSY_TIMEOUT_S = 30.0
 CHUNK = 500  # members per IN (...) list
 
 SCHEMA = (
@@ -46,30 +44,16 @@ class SQLiteRankings:
     def __init__(self, path: str | Path, max_len: int = DEFAULT_MAX_LEN) -> None:
         if max_len < 1:
             raise ValueError(f"max_len must be at least 1, got {max_len}")
-        self.path = os.fspath(path)
         self.max_len = max_len
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: no implicit transactions; each write says BEGIN IMMEDIATE itself.
-        self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._lock = threading.Lock()
+        self._file = SQLiteFile(path)
+        self.path = self._file.path
+        self._db, self._lock = self._file.db, self._file.lock
         with self._write() as db:
             for statement in SCHEMA:
                 db.execute(statement)
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._file.write()
 
     def _size(self, name: str) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM rankings WHERE name = ?", (name,)).fetchone()[0])
@@ -111,5 +95,4 @@ class SQLiteRankings:
             return [str(row[0]) for row in self._db.execute(sql, (len(prefix), prefix))]
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
