@@ -1,5 +1,6 @@
-"""The contexts a pack's code gets: `PlanContext` for `plan` (the stores and the time), `PackContext` for
-`run` (that, plus the job's checkpoint, progress, the node's drain notice, submit and a logger).
+"""The contexts a pack's code gets: `PlanContext` for `plan` (the resources: index, rankings, archive and the
+sources; and the time), `PackContext` for `run` (that, plus the job's checkpoint, progress, the node's drain
+notice, submit and a logger).
 
 `PackContext` wraps whatever context the runner got: the dispatcher's `TaskContext` on a Ray worker, or
 the in-process worker's `JobContext`. Both offer the `RunContext` methods below.

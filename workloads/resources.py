@@ -22,6 +22,7 @@ from scheduler.errors import ConfigError, StoreUnavailableError
 from workloads.settings import PacksSettings, secret_value
 
 if TYPE_CHECKING:
+    from workloads.archive import Archive
     from workloads.index import VideoIndex
     from workloads.rankings import Rankings
     from workloads.sources.facebook import GraphClient
@@ -48,6 +49,13 @@ class Resources:
 
         with _opening("packs.rankings", "EBBFLOW_PACKS__RANKINGS"):
             return open_rankings(secret_value(self.settings.rankings))
+
+    @cached_property
+    def archive(self) -> Archive:
+        from workloads.archive import Archive
+
+        with _opening("packs.archive", "EBBFLOW_PACKS__ARCHIVE"):
+            return Archive.from_uri(self.settings.archive)
 
     @cached_property
     def facebook(self) -> GraphClient:
@@ -122,6 +130,8 @@ class ResourcesSource:
         data = settings.model_dump(mode="json")
         for secret in ("index", "rankings"):
             data[secret] = _absolute(secret_value(getattr(settings, secret)))
+        if "://" not in settings.archive:  # a folder relative to the head's working directory
+            data["archive"] = str(Path(settings.archive).resolve())
         for source in ("facebook", "x"):
             for field, value in getattr(settings, source):
                 if isinstance(value, SecretStr):

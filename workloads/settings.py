@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 DEFAULT_INDEX_URL = "sqlite:///.ebbflow/index.db"
 DEFAULT_RANKINGS_URL = "sqlite:///.ebbflow/rankings.db"
+DEFAULT_ARCHIVE = ".ebbflow/archive"
 HTTP_SCHEMES = ("http://", "https://")
 EMULATOR_TOKEN = "emulator"  # `ebbflow emulate` checks that a token is sent, not which
 
@@ -56,6 +57,11 @@ class PacksSettings(BaseModel):
     )
     rankings: SecretStr = Field(
         default=SecretStr(DEFAULT_RANKINGS_URL), description="rankings URL: sqlite:///PATH or redis://HOST:PORT/DB"
+    )
+    archive: str = Field(
+        default=DEFAULT_ARCHIVE,
+        min_length=1,
+        description="Parquet archive: a folder, file:///PATH or s3://BUCKET/PREFIX",
     )
     emulator: str | None = Field(
         default=None, description="base URL of `ebbflow emulate`: every source talks to it instead of its base_url"

@@ -29,10 +29,10 @@ from typing import IO, Any, Literal
 import numpy as np
 import numpy.typing as npt
 import orjson
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
-import pyarrow.csv as pcsv  # type: ignore[import-untyped]
-import pyarrow.json as pjson  # type: ignore[import-untyped]
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.json as pjson
 from pydantic import TypeAdapter, ValidationError
 
 from autoscaler.fleet import NodeType
