@@ -11,7 +11,7 @@ from ebbflow import render
 from ebbflow.config import Settings
 from ebbflow.render_packs import packs_table, submitted_line
 from scheduler.queue import Scheduler
-from workloads.context import PlanContext, submit_planned
+from workloads.context import PlanContext, prepare_planned, submit_planned
 from workloads.discovery import find_pack, load_packs
 from workloads.params import parse_params
 from workloads.resources import Resources
@@ -53,8 +53,7 @@ def pack_submit(app: AppLike, pack_name: str, params: tuple[str, ...], job_class
     if job_class is not None:
         planned = [dataclasses.replace(job, job_class=job_class) for job in planned]
     if dry_run:
-        for job in planned:  # the same checks a submit makes (type, class, payload schema), nothing stored
-            scheduler.prepare(job.type, job.payload, tenant=job.tenant, job_class=job.job_class, key=job.key)
+        prepare_planned(scheduler, planned)  # the checks a submit makes (type, class, payload schema)
         click.echo(f"{chosen.name}: would queue {len(planned)} jobs (dry run: nothing stored)")
         return
     click.echo(submitted_line(chosen, planned, submit_planned(scheduler, planned)))

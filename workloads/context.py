@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from scheduler.job import Job, JSONValue, SubmitResult
+from scheduler.job import Job, JSONValue, NewJob, SubmitResult
 from scheduler.queue import Scheduler
 from workloads.pack import PlannedJob
 from workloads.resources import Resources
@@ -76,12 +76,17 @@ class PackContext:
         return submit_planned(self._run.scheduler(), jobs)
 
 
-def submit_planned(scheduler: Scheduler, jobs: Sequence[PlannedJob]) -> list[SubmitResult]:
-    """Validate every planned job (InvalidJobError names the field), then store them all."""
-    prepared = [
+def prepare_planned(scheduler: Scheduler, jobs: Sequence[PlannedJob]) -> list[NewJob]:
+    """Validate every planned job as a submit would (InvalidJobError names the field); store nothing."""
+    return [
         scheduler.prepare(
             job.type, job.payload, tenant=job.tenant, job_class=job.job_class, key=job.key, deadline_s=job.deadline_s
         )
         for job in jobs
     ]
+
+
+def submit_planned(scheduler: Scheduler, jobs: Sequence[PlannedJob]) -> list[SubmitResult]:
+    """Validate every planned job, then store them all: one bad job queues none."""
+    prepared = prepare_planned(scheduler, jobs)
     return scheduler.submit_many(prepared) if prepared else []

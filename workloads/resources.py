@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from scheduler.errors import ConfigError, StoreUnavailableError
 from workloads.settings import PacksSettings, secret_value
+from workloads.store_urls import SQLITE_PREFIX
 
 if TYPE_CHECKING:
     from workloads.archive import Archive
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from workloads.sources.facebook import GraphClient
     from workloads.sources.videos import VideoPages
     from workloads.sources.x import XClient
-
-SQLITE_PREFIX = "sqlite:///"
 
 
 class Resources:

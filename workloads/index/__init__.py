@@ -22,12 +22,13 @@ tests/workloads/contracts/:
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import SplitResult, unquote, urlsplit
+from urllib.parse import SplitResult, unquote
 
 from workloads.index.base import CheckOutcome, CheckResult, StoredVideo, VideoIndex, VideoRecord
 from workloads.index.migrations import MigrationError
 from workloads.index.mysql import MySQLVideoIndex
 from workloads.index.sqlite import SQLiteVideoIndex
+from workloads.store_urls import SQLITE_PREFIX, StoreUrl
 
 __all__ = [
     "CheckOutcome",
@@ -41,28 +42,18 @@ __all__ = [
     "open_index",
 ]
 
-SETTING = "packs.index"
-EXAMPLES = "sqlite:///var/ebbflow/index.db or mysql://ebbflow:secret@127.0.0.1:3306/ebbflow"
-SQLITE_PREFIX = "sqlite:///"
-
-
-def _bad(problem: str) -> ValueError:
-    # Never quote the URL itself: it may hold a password.
-    return ValueError(f"{SETTING}: {problem}; expected a URL like {EXAMPLES}")
+URL = StoreUrl("packs.index", "sqlite:///var/ebbflow/index.db or mysql://ebbflow:secret@127.0.0.1:3306/ebbflow")
 
 
 def open_index(url: str) -> VideoIndex:
     """Open (and migrate) the index a `packs.index` URL names; a malformed URL raises ValueError."""
     index: VideoIndex
     if url.startswith(SQLITE_PREFIX):
-        index = SQLiteVideoIndex(_sqlite_path(url))
+        index = SQLiteVideoIndex(Path(URL.sqlite_path(url)))
     elif url.startswith("mysql://"):
         index = _open_mysql(url)
-    elif url.startswith("sqlite:"):
-        raise _bad("a sqlite URL starts with sqlite:/// (three slashes, four before an absolute path)")
     else:
-        scheme = url.partition("://")[0] if "://" in url else ""
-        raise _bad(f"unsupported scheme {scheme!r}" if scheme else "not a URL")
+        raise URL.unsupported(url)
     try:
         index.migrate()
     except BaseException:
@@ -71,19 +62,8 @@ def open_index(url: str) -> VideoIndex:
     return index
 
 
-def _sqlite_path(url: str) -> Path:
-    path = url[len(SQLITE_PREFIX) :]
-    if not path or "?" in path or "#" in path:
-        raise _bad("a sqlite URL needs a file path and nothing after it")
-    return Path(path)
-
-
 def _open_mysql(url: str) -> MySQLVideoIndex:
-    try:
-        parts = urlsplit(url)
-        port = parts.port or 3306
-    except ValueError as err:  # a port that is not a number, or out of range
-        raise _bad("the mysql port must be a number from 1 to 65535") from err
+    parts, port = URL.split(url, default_port=3306)
     return MySQLVideoIndex(
         host=_required(parts.hostname, "host"),
         port=port,
@@ -95,14 +75,14 @@ def _open_mysql(url: str) -> MySQLVideoIndex:
 
 def _required(value: str | None, field: str) -> str:
     if not value:
-        raise _bad(f"the mysql URL has no {field}")
+        raise URL.bad(f"the mysql URL has no {field}")
     return value
 
 
 def _database(parts: SplitResult) -> str:
     database = unquote(parts.path.removeprefix("/"))
     if not database or "/" in database:
-        raise _bad("the mysql URL needs one database name as its path")
+        raise URL.bad("the mysql URL needs one database name as its path")
     if parts.query or parts.fragment:
-        raise _bad("the mysql URL takes no query string or fragment")
+        raise URL.bad("the mysql URL takes no query string or fragment")
     return database

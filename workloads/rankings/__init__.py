@@ -18,7 +18,7 @@ tests/workloads/contracts/:
 
 from __future__ import annotations
 
-from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote
 
 # Not `import redis`: importing the submodule workloads.rankings.redis rebinds that name in this package.
 from redis import Redis
@@ -26,43 +26,27 @@ from redis import Redis
 from workloads.rankings.base import DEFAULT_MAX_LEN, Rankings
 from workloads.rankings.redis import RedisRankings
 from workloads.rankings.sqlite import SQLiteRankings
+from workloads.store_urls import SQLITE_PREFIX, StoreUrl
 
 __all__ = ["DEFAULT_MAX_LEN", "DEFAULT_PREFIX", "Rankings", "RedisRankings", "SQLiteRankings", "open_rankings"]
 
-SETTING = "packs.rankings"
-EXAMPLES = "sqlite:///var/ebbflow/rankings.db or redis://127.0.0.1:6379/0?prefix=ebbflow:"
+URL = StoreUrl("packs.rankings", "sqlite:///var/ebbflow/rankings.db or redis://127.0.0.1:6379/0?prefix=ebbflow:")
 DEFAULT_PREFIX = "ebbflow:"
-SQLITE_PREFIX = "sqlite:///"
-
-
-def _bad(problem: str) -> ValueError:
-    # Never quote the URL itself: it may hold a password.
-    return ValueError(f"{SETTING}: {problem}; expected a URL like {EXAMPLES}")
 
 
 def open_rankings(url: str) -> Rankings:
     """Open the rankings a `packs.rankings` URL names; a malformed URL raises ValueError."""
     if url.startswith(SQLITE_PREFIX):
-        path = url[len(SQLITE_PREFIX) :]
-        if not path or "?" in path or "#" in path:
-            raise _bad("a sqlite URL needs a file path and nothing after it")
-        return SQLiteRankings(path)
+        return SQLiteRankings(URL.sqlite_path(url))
     if url.startswith("redis://"):
         return _open_redis(url)
-    if url.startswith("sqlite:"):
-        raise _bad("a sqlite URL starts with sqlite:/// (three slashes, four before an absolute path)")
-    scheme = url.partition("://")[0] if "://" in url else ""
-    raise _bad(f"unsupported scheme {scheme!r}" if scheme else "not a URL")
+    raise URL.unsupported(url)
 
 
 def _open_redis(url: str) -> RedisRankings:
-    try:
-        parts = urlsplit(url)
-        port = parts.port or 6379
-    except ValueError as err:  # a port that is not a number, or out of range
-        raise _bad("the redis port must be a number from 1 to 65535") from err
+    parts, port = URL.split(url, default_port=6379)
     if not parts.hostname:
-        raise _bad("the redis URL has no host")
+        raise URL.bad("the redis URL has no host")
     prefix, db = _prefix(parts), _db(parts.path)  # validate everything before building a client
     client = Redis(
         host=parts.hostname,
@@ -80,21 +64,21 @@ def _db(path: str) -> int:
     if not db:
         return 0
     if not db.isdigit():
-        raise _bad("the redis URL's path must be a database number, like /0")
+        raise URL.bad("the redis URL's path must be a database number, like /0")
     return int(db)
 
 
 def _prefix(parts: SplitResult) -> str:
     if parts.fragment:
-        raise _bad("the redis URL takes no fragment")
+        raise URL.bad("the redis URL takes no fragment")
     try:
         query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError as err:
-        raise _bad("the redis URL's query string is malformed") from err
+        raise URL.bad("the redis URL's query string is malformed") from err
     unknown = sorted(set(query) - {"prefix"})
     if unknown:
-        raise _bad(f"unknown redis URL parameter {unknown[0]!r}; only prefix is known")
+        raise URL.bad(f"unknown redis URL parameter {unknown[0]!r}; only prefix is known")
     values = query.get("prefix", [DEFAULT_PREFIX])
     if len(values) != 1:
-        raise _bad("the redis URL gives prefix more than once")
+        raise URL.bad("the redis URL gives prefix more than once")
     return values[0]

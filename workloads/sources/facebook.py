@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from workloads.sources.closing import HttpSource
 from workloads.sources.errors import BadResponseError, SourceUnavailableError
 from workloads.sources.graph_parse import error_for, parse_batch, parse_feed, parse_friends
 from workloads.sources.ratelimit import Clock, RetryPolicy, Sleep, backoff_s, send_with_retry
@@ -32,7 +33,7 @@ FEED_FIELDS = "id,message,created_time,link"
 _API = "graph"
 
 
-class GraphClient:
+class GraphClient(HttpSource):
     """A client of the Graph API (or of the emulator serving the same endpoints at `base_url`)."""
 
     def __init__(
@@ -51,8 +52,7 @@ class GraphClient:
         self._root = f"{base_url.rstrip('/')}/{version}"
         self._version = version
         self._token = access_token
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=timeout_s)
+        super().__init__(client, timeout_s)
         self._policy = policy if policy is not None else RetryPolicy()
         self._feed_page_limit = feed_page_limit
         self._sleep = sleep
@@ -60,17 +60,6 @@ class GraphClient:
 
     def __repr__(self) -> str:
         return f"GraphClient({self._root!r})"
-
-    def __enter__(self) -> GraphClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the HTTP client, if this object created it."""
-        if self._owns_client:
-            self._client.close()
 
     def friends_page(self, user_id: str, after: str | None = None, limit: int = 100) -> Page[Friend]:
         """One page of a user's friends; pass the returned `next_cursor` as `after` for the next page."""

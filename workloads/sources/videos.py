@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from workloads.sources.closing import HttpSource
 from workloads.sources.errors import BadResponseError, SourceError
 from workloads.sources.liveness import Liveness
 from workloads.sources.ratelimit import Clock, RetryPolicy, Sleep, send_with_retry
@@ -24,7 +25,7 @@ _GONE = (401, 403, 404, 410)
 _API = "video"
 
 
-class VideoPages:
+class VideoPages(HttpSource):
     """A client of the video site (or of the emulator serving the same pages at `base_url`)."""
 
     def __init__(
@@ -38,25 +39,13 @@ class VideoPages:
         clock: Clock = time.time,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=timeout_s)
+        super().__init__(client, timeout_s)
         self._policy = policy if policy is not None else RetryPolicy()
         self._sleep = sleep
         self._clock = clock
 
     def __repr__(self) -> str:
         return f"VideoPages({self._base_url!r})"
-
-    def __enter__(self) -> VideoPages:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the HTTP client, if this object created it."""
-        if self._owns_client:
-            self._client.close()
 
     def metadata(self, video_id: str) -> VideoMeta | None:
         """Title and channel from oEmbed; None when the video is gone (404/410) or hidden (401/403)."""

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import requests
 import tweepy
 
+from workloads.sources.closing import Closing
 from workloads.sources.errors import (
     AccessDeniedError,
     BadResponseError,
@@ -36,7 +37,7 @@ _API = "x"
 R = TypeVar("R")
 
 
-class XClient:
+class XClient(Closing):
     """A client of the X API (or of the emulator serving the same endpoints at `base_url`)."""
 
     def __init__(
@@ -66,12 +67,6 @@ class XClient:
 
     def __repr__(self) -> str:
         return f"XClient({self._base_url!r})"
-
-    def __enter__(self) -> XClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         self._v2.session.close()
