@@ -35,6 +35,7 @@ bench: $(STAMP) services
 	$(BIN)/python bench/fleet_sim.py
 	$(BIN)/python bench/social_graph.py
 	$(BIN)/python bench/stale_videos.py
+	$(BIN)/python bench/dedupe.py
 
 clean:
 	rm -rf $(VENV) .ebbflow

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,17 +12,12 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
+from bench.private_redis import free_port
 from ebbflow.config import Settings, SQLiteSettings
 from workloads.settings import PacksSettings
 from workloads.world import WorldConfig
 
 START_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _serve(config: WorldConfig, port: int) -> None:

@@ -26,10 +26,12 @@ from ebbflow.crons import tick_results
 from ebbflow.dead_letters import all_dead_ids
 from ebbflow.demo import INVALID_SLEEP_PAYLOADS, level_summaries, record_of, serve_order, submit_demo
 from ebbflow.durations import DURATION
+from ebbflow.hot_topics_cmd import hot_topics
 from ebbflow.inputs import read_payload
 from ebbflow.local_worker import LocalWorker, Outcome, RunRecord
 from ebbflow.pack_cmd import emulate, pack
 from ebbflow.ray_worker import worker
+from ebbflow.render_crawls import crawls_section
 from ebbflow.reports import history_rows
 from ebbflow.simulate_cmd import simulate
 from ebbflow.stores import open_scheduler
@@ -37,6 +39,7 @@ from scheduler.cron import CronRunner
 from scheduler.errors import ConfigError, SchedulerError
 from scheduler.job import Lease
 from scheduler.queue import Scheduler
+from workloads.related_crawl.progress import readable_crawls
 
 ERROR_EXIT = 2
 
@@ -142,13 +145,16 @@ def submit(
 @main.command()
 @pass_app
 def status(app: App) -> None:
-    """Queue depths per level and type, oldest waits.
+    """Queue depths per level and type, oldest waits, crawls.
 
     Pending and running jobs per level and job type, the oldest wait per level, totals, delayed jobs
-    and dead letters.
+    and dead letters; then the related-video crawls' progress per depth.
     """
     scheduler = app.scheduler()
     show(render.status(scheduler.store.stats(), scheduler.config, scheduler.clock.now_ms()))
+    crawls = crawls_section(readable_crawls(app.settings.packs))
+    if crawls is not None:
+        show(crawls)
 
 
 @main.group()
@@ -433,3 +439,4 @@ main.add_command(worker)
 main.add_command(simulate)
 main.add_command(pack)
 main.add_command(emulate)
+main.add_command(hot_topics)

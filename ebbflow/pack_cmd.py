@@ -47,7 +47,7 @@ def pack_submit(app: AppLike, pack_name: str, params: tuple[str, ...], job_class
     scheduler = app.scheduler()  # opened before planning: an unreachable store fails before any planning I/O
     resources = Resources(app.settings.packs)
     try:
-        planned = chosen.plan(values, PlanContext.now(resources))
+        planned = chosen.plan(values, PlanContext.now(resources, dry_run))
     finally:
         resources.close()
     if job_class is not None:

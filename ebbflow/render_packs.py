@@ -28,9 +28,16 @@ def param_lines(pack: Pack) -> list[str]:
         default = "required" if field.default is PydanticUndefined and field.default_factory is None else None
         if default is None:
             value = field.get_default(call_default_factory=True)
-            default = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            default = _list_default(value) if isinstance(value, list) else str(value)
         lines.append(f"{name}={default}")
     return lines
+
+
+def _list_default(values: list[object]) -> str:
+    """A long default list (hot-topics' 170 places) is summarised rather than printed whole."""
+    if len(values) <= 6:
+        return ",".join(map(str, values))
+    return f"{','.join(map(str, values[:3]))},... ({len(values)} values)"
 
 
 def _type_line(pack: Pack, job_type: PackJobType) -> str:

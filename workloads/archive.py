@@ -51,6 +51,10 @@ class Archive:
     def read_parquet(self, relative: str) -> pa.Table:
         return pq.read_table(self.path(relative), filesystem=self.filesystem)
 
+    def exists(self, relative: str) -> bool:
+        info: pafs.FileInfo = self.filesystem.get_file_info(self.path(relative))
+        return bool(info.type == pafs.FileType.File)
+
     def list(self, prefix: str = "") -> list[str]:
         """Files below root/prefix, relative to the root, sorted."""
         base = self.path(prefix) if prefix else self.root

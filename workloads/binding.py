@@ -27,12 +27,14 @@ class PackRunner:
 
 
 def job_types(pack: Pack, source: ResourcesSource) -> list[JobType]:
-    return [_job_type(pack, job_type, source) for job_type in pack.job_types]
+    spot_slots = source.settings().max_spot_slots  # the configuration's caps win over the pack's
+    return [_job_type(pack, job_type, source, spot_slots) for job_type in pack.job_types]
 
 
-def _job_type(pack: Pack, job_type: PackJobType, source: ResourcesSource) -> JobType:
+def _job_type(pack: Pack, job_type: PackJobType, source: ResourcesSource, spot_slots: dict[str, int]) -> JobType:
+    name = pack.type_name(job_type.name)
     return JobType(
-        name=pack.type_name(job_type.name),
+        name=name,
         payload_schema=job_type.payload_schema,
         default_class=job_type.default_class,
         max_attempts=job_type.max_attempts,
@@ -42,6 +44,6 @@ def _job_type(pack: Pack, job_type: PackJobType, source: ResourcesSource) -> Job
         markets=job_type.markets,
         estimate_s=job_type.estimate_s,
         max_concurrency=job_type.max_concurrency,
-        max_spot_concurrency=job_type.max_spot_concurrency,
+        max_spot_concurrency=spot_slots.get(name, job_type.max_spot_concurrency),
         time_limit_s=job_type.time_limit_s,
     )

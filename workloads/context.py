@@ -37,10 +37,11 @@ class RunContext(Protocol):
 class PlanContext:
     resources: Resources
     now_ms: int
+    dry_run: bool = False  # `pack submit --dry-run`: a plan must change no store (a crawl claims no seeds)
 
     @classmethod
-    def now(cls, resources: Resources) -> PlanContext:
-        return cls(resources, round(time.time() * 1000))
+    def now(cls, resources: Resources, dry_run: bool = False) -> PlanContext:
+        return cls(resources, round(time.time() * 1000), dry_run)
 
 
 class PackContext:

@@ -24,6 +24,7 @@ from workloads.store_urls import SQLITE_PREFIX
 
 if TYPE_CHECKING:
     from workloads.archive import Archive
+    from workloads.crawl_state import CrawlState
     from workloads.index import VideoIndex
     from workloads.rankings import Rankings
     from workloads.sources.facebook import GraphClient
@@ -48,6 +49,14 @@ class Resources:
 
         with _opening("packs.rankings", "EBBFLOW_PACKS__RANKINGS"):
             return open_rankings(secret_value(self.settings.rankings))
+
+    @cached_property
+    def crawl_state(self) -> CrawlState:
+        """The related-video crawls' shared state, kept beside the rankings (the same SQLite file or Redis)."""
+        from workloads.crawl_state import open_crawl_state
+
+        with _opening("packs.rankings", "EBBFLOW_PACKS__RANKINGS"):
+            return open_crawl_state(secret_value(self.settings.rankings))
 
     @cached_property
     def archive(self) -> Archive:
@@ -88,15 +97,20 @@ class Resources:
         from workloads.sources.videos import VideoPages
 
         videos = self.settings.videos
-        policy = RetryPolicy(max_wait_s=videos.max_rate_wait_s)
-        return VideoPages(base_url=self.video_base_url, timeout_s=videos.timeout_s, policy=policy)
+        return VideoPages(
+            base_url=self.video_base_url,
+            api_base_url=self.settings.video_api_base_url(),
+            api_key=self.settings.credential(videos.api_key),
+            timeout_s=videos.timeout_s,
+            policy=RetryPolicy(max_wait_s=videos.max_rate_wait_s),
+        )
 
     @property
     def video_base_url(self) -> str:
         return self.settings.base_url(self.settings.videos)
 
     def close(self) -> None:
-        for name in ("index", "rankings", "facebook", "x", "videos"):
+        for name in ("index", "rankings", "crawl_state", "facebook", "x", "videos"):
             opened = self.__dict__.pop(name, None)
             if opened is not None:
                 opened.close()
@@ -131,7 +145,7 @@ class ResourcesSource:
             data[secret] = _absolute(secret_value(getattr(settings, secret)))
         if "://" not in settings.archive:  # a folder relative to the head's working directory
             data["archive"] = str(Path(settings.archive).resolve())
-        for source in ("facebook", "x"):
+        for source in ("facebook", "x", "videos"):
             for field, value in getattr(settings, source):
                 if isinstance(value, SecretStr):
                     data[source][field] = value.get_secret_value()

@@ -46,6 +46,13 @@ class XSettings(SourceSettings):
 
 class VideoSettings(SourceSettings):
     base_url: str = "https://www.youtube.com"
+    api_base_url: str = Field(default="https://www.googleapis.com", description="the YouTube Data API (search)")
+    api_key: SecretStr | None = Field(default=None, description="a YouTube Data API key")
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return _http_url(value)
 
 
 class PacksSettings(BaseModel):
@@ -69,6 +76,19 @@ class PacksSettings(BaseModel):
     facebook: FacebookSettings = FacebookSettings()
     x: XSettings = XSettings()
     videos: VideoSettings = VideoSettings()
+    max_spot_slots: dict[str, int] = Field(
+        default_factory=dict,
+        description="per pack job type, e.g. {'related-crawl.fetch' = 32}: most spot slots it holds at once "
+        "(overrides the pack's own cap; the autoscaler sizes the fleet to it)",
+    )
+
+    @field_validator("max_spot_slots")
+    @classmethod
+    def _slots(cls, value: dict[str, int]) -> dict[str, int]:
+        for job_type, slots in value.items():
+            if slots < 1:
+                raise ValueError(f"{job_type}: must be at least 1 slot (remove the entry for the pack's own cap)")
+        return value
 
     @field_validator("emulator")
     @classmethod
@@ -77,6 +97,10 @@ class PacksSettings(BaseModel):
 
     def base_url(self, source: SourceSettings) -> str:
         return self.emulator or source.base_url
+
+    def video_api_base_url(self) -> str:
+        """Where video search goes: the Data API, or the emulator, which serves it beside the pages."""
+        return self.emulator or self.videos.api_base_url
 
     def credential(self, secret: SecretStr | None) -> SecretStr | None:
         """The configured token; against the emulator, which accepts any token, a stand-in when none is set."""

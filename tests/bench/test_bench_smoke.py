@@ -60,3 +60,11 @@ def test_social_graph_prints_both_indexes_the_ceiling_and_the_new_user() -> None
     out = run("bench/social_graph.py", "--users", "3")
     for needle in ("sqlite", "mysql", "ceiling: the same calls", "new user, 500 friends", "HTTP calls for the 3 users"):
         assert needle in out
+
+
+def test_dedupe_prints_every_mode_beside_the_sadd_ceiling() -> None:
+    # the script raises if a crawl did not claim exactly --videos, or claimed a video twice
+    out = run("bench/dedupe.py", "--videos", "20000", "--sample", "3000", "--probes", "20000")
+    for needle in ("redis-set", "redis-bloom 0.1%", "redis-bloom 1%", "sqlite table", "ceiling: pipelined SADD"):
+        assert needle in out
+    assert "false pos." in out

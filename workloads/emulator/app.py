@@ -1,4 +1,5 @@
-"""The emulator's aiohttp application: Graph, X and the video site on one port, behind one rate limiter.
+"""The emulator's aiohttp application: Graph, X, the video site and its search API on one port, behind one rate
+limiter.
 
 One middleware does what the three real APIs do before any handler runs: find the API family from the path,
 demand a token where the real API would (Graph, X), charge the caller's window (a Graph batch costs one unit
@@ -14,9 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
-from workloads.emulator import graph, video, x
+from workloads.emulator import graph, video, x, x_search, youtube
 from workloads.emulator.ratelimit import Family, Limiter, RateLimits
-from workloads.emulator.state import STATE, EmulatorState
+from workloads.emulator.state import STATE, EmulatorState, json_answer
 from workloads.world import World
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -33,17 +34,18 @@ def make_app(world: World, limits: RateLimits | None = None, clock: Callable[[],
     app.router.add_post(f"/{_GRAPH_VERSION}", graph.handle_batch)
     app.router.add_get("/2/users/{user}/following", x.handle_following)
     app.router.add_get("/2/users/{user}/tweets", x.handle_timeline)
-    app.router.add_get("/2/tweets/search/recent", x.handle_search)
+    app.router.add_get("/2/tweets/search/recent", x_search.handle_search)
     app.router.add_get("/1.1/trends/place.json", x.handle_trends)
     app.router.add_get("/oembed", video.handle_oembed)
     app.router.add_get("/watch", video.handle_watch)
+    app.router.add_get("/youtube/v3/search", youtube.handle_search)
     app.router.add_get("/healthz", _healthz)
     return app
 
 
 def family_of(path: str) -> Family | None:
     """Which API a path belongs to (None for /healthz and unknown paths)."""
-    if path.startswith(("/watch", "/oembed")):
+    if path.startswith(("/watch", "/oembed", "/youtube/")):
         return "video"
     if path.startswith(("/2/", "/1.1/")):
         return "x"
@@ -76,6 +78,8 @@ async def _token(request: web.Request, family: Family) -> str | None:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() in ("bearer", "oauth") and value.strip():
         return value.strip()
+    if family == "video":  # Data API callers are known by their key (header or parameter), page viewers by address
+        return request.headers.get(youtube.KEY_HEADER) or request.query.get("key")
     if family != "graph":
         return None
     if "access_token" in request.query:
@@ -108,6 +112,8 @@ def _too_many(family: Family, path: str) -> web.Response:
         body = graph.error(429, "(#4) Application request limit reached", "OAuthException", 4, is_transient=True)
         return _json(429, body[1])
     if family == "video":
+        if path.startswith("/youtube/"):
+            return json_answer(youtube.too_many())
         return web.Response(status=429, text="Too Many Requests")
     if path.startswith("/1.1/"):
         return _json(429, {"errors": [{"code": 88, "message": "Rate limit exceeded"}]})

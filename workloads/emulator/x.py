@@ -3,8 +3,7 @@
 Shapes follow X: v2 lists are {"data": [...], "meta": {"result_count", "next_token", "newest_id", "oldest_id"}}
 with "data" left out when empty; tweet text carries t.co links and entities.urls the expanded ones; errors are
 {"errors": [...], "title", "detail", "type"}. v1.1 trends are [{"trends", "as_of", "created_at", "locations"}].
-Recent search covers the tweets behind the current and the previous hour's trends in every place (posted in the
-two hours before this one).
+Recent search lives in x_search.
 """
 
 from __future__ import annotations
@@ -81,26 +80,7 @@ def timeline_answer(world: World, user: str, query: Query, now_ms: int) -> Answe
     until_ms = min(now_ms, snowflake_ms(before_id)) if before_id is not None else now_ms
     posts = world.iter_posts(user, since_ms, until_ms)
     tweets = ((p.snowflake, p.author_id, p.text, p.links, p.created_ms) for p in posts)
-    return _tweet_page(_between(tweets, since_id, before_id), limit, _fields(query))
-
-
-def search_answer(world: World, query: Query, now_ms: int) -> Answer:
-    """GET /2/tweets/search/recent?query=&since_id=&next_token=&max_results=10..100&tweet.fields="""
-    text = query.get("query", "")
-    if not text or len(text) > 512:
-        return invalid("query", text, "query must be 1 to 512 characters")
-    limit = int_param(query, "max_results", 10, 10, 100)
-    since_id = int_param(query, "since_id", 0, 0, 2**63)
-    before_id = decode_cursor(query["next_token"]) if "next_token" in query else None
-    if limit is None or since_id is None or ("next_token" in query and before_id is None):
-        return invalid("max_results", query.get("max_results", ""), "a parameter is out of range")
-    found: dict[int, tuple[int, str, str, tuple[str, ...], int]] = {}
-    for woeid, hour_ms in itertools.product(world.woeids(), (now_ms - HOUR_MS, now_ms)):
-        for t in world.tweets(woeid, hour_ms, text):
-            if t.created_ms <= now_ms:
-                found[t.tweet_id] = (t.tweet_id, t.author_id, t.text, t.links, t.created_ms)
-    ordered = (found[i] for i in sorted(found, reverse=True))
-    return _tweet_page(_between(ordered, since_id, before_id), limit, _fields(query))
+    return tweet_page(_between(tweets, since_id, before_id), limit, tweet_fields(query))
 
 
 def trends_answer(world: World, query: Query, now_ms: int) -> Answer:
@@ -136,11 +116,6 @@ async def handle_timeline(request: web.Request) -> web.Response:
     return json_answer(timeline_answer(state.world, request.match_info["user"], request.query, state.now_ms()))
 
 
-async def handle_search(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    return json_answer(search_answer(state.world, request.query, state.now_ms()))
-
-
 async def handle_trends(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return json_answer(trends_answer(state.world, request.query, state.now_ms()))
@@ -159,7 +134,7 @@ def _between(rows: Iterable[Row], since_id: int, before_id: int | None) -> Itera
     return (r for r in rows if r[0] > since_id and (before_id is None or r[0] < before_id))
 
 
-def _tweet_page(rows: Iterable[Row], limit: int, fields: frozenset[str]) -> Answer:
+def tweet_page(rows: Iterable[Row], limit: int, fields: frozenset[str]) -> Answer:
     taken = list(itertools.islice(rows, limit + 1))
     page = taken[:limit]
     data = [_tweet(row, fields) for row in page]
@@ -190,7 +165,7 @@ def _tweet(row: Row, fields: frozenset[str]) -> dict[str, Any]:
     return tweet
 
 
-def _fields(query: Query) -> frozenset[str]:
+def tweet_fields(query: Query) -> frozenset[str]:
     return frozenset(query.get("tweet.fields", "").split(","))
 
 

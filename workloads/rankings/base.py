@@ -8,6 +8,11 @@ Contract:
 * `add(name, scores)` sets each member's score in that ranking (adding it if new; idempotent) and keeps at
   most `max_len` members per ranking, dropping the lowest scores; it returns how many members were new.
 * `top(name, n)` gives the n best (highest score first; ties by member, ascending).
+* `replace(name, scores)` makes the ranking hold exactly these members with these scores (trimmed to
+  `max_len` as add trims), atomically: a reader sees the old list or the new one, never a mix nor an
+  empty list in between. Members that left no longer count the ranking among their holders, so
+  remove_everywhere stays exact. Replacing with an empty mapping deletes the ranking; replacing twice with
+  the same scores changes nothing.
 * `remove_everywhere(members)` removes the members from every ranking that holds them; returns how many
   (ranking, member) entries went. Running it twice removes nothing more.
 * `delete(name)` drops a ranking; `names(prefix)` lists rankings whose name starts with prefix.
@@ -24,6 +29,8 @@ DEFAULT_MAX_LEN = 1000  # a social stream or an hour's hot list never needs more
 
 class Rankings(Protocol):
     def add(self, name: str, scores: Mapping[str, float]) -> int: ...
+
+    def replace(self, name: str, scores: Mapping[str, float]) -> None: ...
 
     def top(self, name: str, n: int) -> list[tuple[str, float]]: ...
 

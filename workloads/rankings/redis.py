@@ -8,9 +8,10 @@ Key layout, built by `RankingKeys` and nowhere else:
     {prefix}holders:{member}  set   names of the rankings holding member: remove_everywhere needs no scan
     {prefix}names             set   names of the rankings with at least one member (an emptied one is gone)
 
-add, remove_everywhere and delete are Lua scripts (workloads/rankings/lua/), so the three kinds of keys stay
-in step whatever runs beside them; each is one call per batch. The scripts derive ranking and holder keys
-from data, so they need a single Redis server (not a Cluster). Connection errors propagate to the caller.
+add, replace, remove_everywhere and delete are Lua scripts (workloads/rankings/lua/), so the three kinds of
+keys stay in step whatever runs beside them and no reader sees half a replace; each is one call per batch. The
+scripts derive ranking and holder keys from data, so they need a single Redis server (not a Cluster).
+Connection errors propagate to the caller.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from redis.commands.core import Script
 
 from workloads.rankings.base import DEFAULT_MAX_LEN
 
-SCRIPTS = ("add", "remove_everywhere", "delete")
+SCRIPTS = ("add", "replace", "remove_everywhere", "delete")
 
 
 class RankingKeys:
@@ -70,6 +71,11 @@ class RedisRankings:
         pairs = [arg for member, score in scores.items() for arg in (-float(score), member)]
         keys = [self.keys.rank(name), self.keys.names]
         return self._run("add", keys, [self.keys.holders_prefix, name, self.max_len, *pairs])
+
+    def replace(self, name: str, scores: Mapping[str, float]) -> None:
+        pairs = [arg for member, score in scores.items() for arg in (-float(score), member)]
+        keys = [self.keys.rank(name), self.keys.names]
+        self._run("replace", keys, [self.keys.holders_prefix, name, self.max_len, *pairs])
 
     def top(self, name: str, n: int) -> list[tuple[str, float]]:
         if n <= 0:  # ZRANGE 0 -1 would mean everything

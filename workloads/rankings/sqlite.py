@@ -69,6 +69,14 @@ class SQLiteRankings:
                 db.execute(_TRIM, (name, name, self.max_len))
         return after - before  # counted before trimming, as Redis's ZADD does
 
+    def replace(self, name: str, scores: Mapping[str, float]) -> None:
+        # One transaction: in WAL mode a reader's snapshot holds the old rows or the new ones, never neither.
+        with self._write() as db:
+            db.execute("DELETE FROM rankings WHERE name = ?", (name,))
+            db.executemany(_UPSERT, [(name, member, float(score)) for member, score in scores.items()])
+            if len(scores) > self.max_len:
+                db.execute(_TRIM, (name, name, self.max_len))
+
     def top(self, name: str, n: int) -> list[tuple[str, float]]:
         with self._lock:
             rows: list[Any] = self._db.execute(_TOP, (name, max(n, 0))).fetchall()

@@ -1,8 +1,10 @@
-"""Video pages adapter: oEmbed metadata, watch pages (liveness and related videos).
+"""Video adapter: oEmbed metadata, watch pages (liveness and related videos) and the Data API's search.
 
 oEmbed is the cheap, stable way to a title and channel; it answers 404/401 for videos that are gone or private,
 which `metadata` reports as None. The watch page is what a viewer sees, so it is what decides liveness (the
-"Video unavailable" page answers 200) and where related links come from.
+"Video unavailable" page answers 200) and where related links come from. Search is only in the YouTube Data
+API, on another host (`api_base_url`) and behind an API key; the key travels in the X-Goog-Api-Key header, not
+in the URL, because httpx logs URLs.
 """
 
 from __future__ import annotations
@@ -13,32 +15,41 @@ from typing import Any
 import httpx
 
 from workloads.sources.closing import HttpSource
-from workloads.sources.errors import BadResponseError, SourceError
+from workloads.sources.errors import AccessDeniedError, BadResponseError, RateLimitedError, SourceError
 from workloads.sources.liveness import Liveness
 from workloads.sources.ratelimit import Clock, RetryPolicy, Sleep, send_with_retry
-from workloads.sources.types import VideoMeta
+from workloads.sources.types import Page, Secret, VideoMeta, reveal
 from workloads.sources.urls import watch_url
 from workloads.sources.watch_page import WatchPage, parse_watch_page
+from workloads.sources.youtube_parse import QUOTA_REASONS, error_reason, parse_search
 
 YOUTUBE_URL = "https://www.youtube.com"
+YOUTUBE_API_URL = "https://www.googleapis.com"
+SEARCH_PAGE_MAX = 50  # the Data API's largest maxResults
+KEY_HEADER = "X-Goog-Api-Key"
 _GONE = (401, 403, 404, 410)
 _API = "video"
 
 
 class VideoPages(HttpSource):
-    """A client of the video site (or of the emulator serving the same pages at `base_url`)."""
+    """A client of the video site and its Data API (or of the emulator, which serves both: give its URL as
+    `base_url` and `api_base_url`)."""
 
     def __init__(
         self,
         base_url: str = YOUTUBE_URL,
         client: httpx.Client | None = None,
         *,
+        api_base_url: str = YOUTUBE_API_URL,
+        api_key: Secret | None = None,
         policy: RetryPolicy | None = None,
         timeout_s: float = 15.0,
         sleep: Sleep = time.sleep,
         clock: Clock = time.time,
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        self._api_base_url = api_base_url.rstrip("/")
+        self._api_key = api_key
         super().__init__(client, timeout_s)
         self._policy = policy if policy is not None else RetryPolicy()
         self._sleep = sleep
@@ -71,6 +82,28 @@ class VideoPages(HttpSource):
         """Ids the watch page links to as related videos (empty when the video is not alive)."""
         return list(self.page(video_id).related)
 
+    def search(self, query: str, max_results: int = 25) -> list[VideoMeta]:
+        """Videos the Data API finds for `query`, best first, up to `max_results` (paging 50 at a time).
+        AccessDeniedError without a key or when the key is refused; RateLimitedError when its quota is spent."""
+        key = reveal(self._api_key)
+        if not key:
+            raise AccessDeniedError(f"{_API}: search needs a YouTube Data API key and none is configured")
+        found: dict[str, VideoMeta] = {}  # pages may repeat a video; keep its first place
+        token: str | None = None
+        while len(found) < max_results:
+            params = {"part": "snippet", "type": "video", "q": query}
+            params["maxResults"] = str(min(SEARCH_PAGE_MAX, max_results - len(found)))
+            if token is not None:
+                params["pageToken"] = token
+            page = self._search_page(params, key)
+            before = len(found)
+            for video in page.items[: max_results - len(found)]:
+                found.setdefault(video.video_id, video)
+            if page.next_cursor is None or len(found) == before:
+                break
+            token = page.next_cursor
+        return list(found.values())
+
     def check(self, video_id: str) -> Liveness:
         """("alive", None), ("dead", reason) or ("retry", reason). Throttling or outages that outlast the retry
         policy come back as "retry" rather than raising, so one bad answer does not fail a whole batch."""
@@ -79,14 +112,30 @@ class VideoPages(HttpSource):
         except SourceError as err:
             return Liveness("retry", type(err).__name__)
 
-    def _get(self, url: str, params: dict[str, str]) -> httpx.Response:
+    def _search_page(self, params: dict[str, str], key: str) -> Page[VideoMeta]:
+        response = self._get(f"{self._api_base_url}/youtube/v3/search", params, {KEY_HEADER: key})
+        body = self._json(response, "search")
+        if response.status_code == 200:
+            return parse_search(body)
+        reason = error_reason(body)
+        if response.status_code in (403, 429) and reason in QUOTA_REASONS:
+            raise RateLimitedError(_API, 0.0, None)
+        if response.status_code in (401, 403):
+            raise AccessDeniedError(f"{_API}: search was refused (HTTP {response.status_code}, {reason})")
+        raise BadResponseError(f"{_API}: unexpected HTTP {response.status_code} from search ({reason})")
+
+    def _get(self, url: str, params: dict[str, str], headers: dict[str, str] | None = None) -> httpx.Response:
         return send_with_retry(
-            lambda: self._client.get(url, params=params), _API, self._policy, self._sleep, self._clock
+            lambda: self._client.get(url, params=params, headers=headers),
+            _API,
+            self._policy,
+            self._sleep,
+            self._clock,
         )
 
     @staticmethod
-    def _json(response: httpx.Response) -> Any:
+    def _json(response: httpx.Response, what: str = "oembed") -> Any:
         try:
             return response.json()
         except ValueError as err:
-            raise BadResponseError(f"{_API}: oembed answer is not JSON") from err
+            raise BadResponseError(f"{_API}: {what} answer (HTTP {response.status_code}) is not JSON") from err

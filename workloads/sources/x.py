@@ -99,10 +99,24 @@ class XClient(Closing):
         return parse_trends(body, woeid)
 
     def search_recent(
-        self, query: str, since_id: str | None = None, next_token: str | None = None, max_results: int = 100
+        self,
+        query: str,
+        since_id: str | None = None,
+        next_token: str | None = None,
+        max_results: int = 100,
+        start_time: str | None = None,
+        end_time: str | None = None,
     ) -> Page[Post]:
-        """One page of recent tweets matching `query`, newest first."""
-        params = _present(since_id=since_id, next_token=next_token, max_results=max_results, tweet_fields=TWEET_FIELDS)
+        """One page of recent tweets matching `query`, newest first; `start_time` (inclusive) and `end_time`
+        (exclusive) are ISO 8601 instants such as "2026-12-01T05:00:00Z", passed through as X takes them."""
+        params = _present(
+            since_id=since_id,
+            next_token=next_token,
+            max_results=max_results,
+            start_time=start_time,
+            end_time=end_time,
+            tweet_fields=TWEET_FIELDS,
+        )
         body = self._call(lambda: self._v2.search_recent_tweets(query, **params), f"search {query!r}")
         return parse_tweets(body)
 
@@ -140,6 +154,8 @@ def _translate(err: Exception, what: str) -> SourceError:
         return AccessDeniedError(f"{_API}: access to {what} denied")
     if isinstance(err, tweepy.TooManyRequests):
         return RateLimitedError(_API, 0.0, None)
+    if isinstance(err, tweepy.BadRequest):  # X says what was wrong with the request (a query, a time)
+        return BadResponseError(f"{_API}: HTTP 400 for {what}: {'; '.join(map(str, err.api_messages))}")
     if isinstance(err, tweepy.HTTPException):
         return BadResponseError(f"{_API}: unexpected HTTP {err.response.status_code} for {what}")
     return SourceUnavailableError(f"{_API}: request for {what} failed ({type(err).__name__})")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from workloads.world.ids import MAX_SEQUENCE
+
 # 2026-11-01T00:00:00Z: posts start at this instant; before it the world is silent.
 DEFAULT_EPOCH_MS = 1_793_491_200_000
 
@@ -28,6 +30,8 @@ class WorldConfig:
     video_link_share: float = 0.4
     other_link_share: float = 0.15
     related_per_video: int = 8
+    # Tweets behind one place's trends in one hour, spread over its ten trends with a heavy head.
+    tweets_per_place_hour: int = 600
 
     def __post_init__(self) -> None:
         if self.users < 2 or self.videos < self.related_per_video + 1:
@@ -36,5 +40,7 @@ class WorldConfig:
             raise ValueError("dead_share must be within [0, 1]")
         if not 0.0 <= self.video_link_share + self.other_link_share <= 1.0:
             raise ValueError("video_link_share + other_link_share must be within [0, 1]")
+        if not 0 < self.tweets_per_place_hour <= MAX_SEQUENCE:
+            raise ValueError(f"tweets_per_place_hour must be within [1, {MAX_SEQUENCE}] (a tweet id's sequence bits)")
         if self.videos >= 1 << 63:
             raise ValueError("videos must fit in 63 bits (ids encode the index)")

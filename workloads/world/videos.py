@@ -23,6 +23,7 @@ VideoStatus = Literal["alive", "404", "410", "unavailable"]
 _DEAD_KINDS: tuple[VideoStatus, ...] = ("404", "410", "unavailable")
 VIDEOS_PER_CHANNEL = 20
 _NEIGHBOUR_SPAN = 50
+_UPLOAD_SPAN_S = 3 * 365 * 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class WorldVideo:
     duration_s: int
     status: VideoStatus
     related: tuple[str, ...]
+    published_ms: int
 
 
 @lru_cache(maxsize=262_144)
@@ -44,11 +46,12 @@ def video_at(config: WorldConfig, index: int) -> WorldVideo:
     return WorldVideo(
         video_id=video_id(config.seed, index),
         index=index,
-        title=_title(config, index),
+        title=title(config, index),
         channel=channel_name(config, index // VIDEOS_PER_CHANNEL),
         duration_s=_duration_s(config, index),
         status=status(config, index),
         related=tuple(video_id(config.seed, i) for i in related_indices(config, index)),
+        published_ms=published_ms(config, index),
     )
 
 
@@ -76,12 +79,18 @@ def related_indices(config: WorldConfig, index: int) -> list[int]:
     return list(chosen)
 
 
+def published_ms(config: WorldConfig, index: int) -> int:
+    """When the video was uploaded: a whole second within the three years before the world's epoch."""
+    return config.epoch_ms - (1 + h64(config.seed, "published", index) % _UPLOAD_SPAN_S) * 1000
+
+
 def channel_name(config: WorldConfig, channel: int) -> str:
     h = h64(config.seed, "channel", channel)
     return f"{WORDS[h % len(WORDS)].title()} {WORDS[(h >> 20) % len(WORDS)].title()} TV"
 
 
-def _title(config: WorldConfig, index: int) -> str:
+def title(config: WorldConfig, index: int) -> str:
+    """A video's title: three to six words, the first capitalised."""
     h = h64(config.seed, "title", index)
     words = [WORDS[(h >> (8 + 9 * i)) % len(WORDS)] for i in range(3 + h % 4)]  # one hash, 9 bits a word
     return " ".join(words).capitalize()

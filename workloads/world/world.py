@@ -10,12 +10,17 @@ from collections.abc import Iterator
 
 from workloads.world import posts as _posts
 from workloads.world import trends as _trends
+from workloads.world import tweet_search as _tweet_search
 from workloads.world import users as _users
+from workloads.world import video_search as _video_search
 from workloads.world import videos as _videos
 from workloads.world.config import WorldConfig
 from workloads.world.ids import user_number, video_index
 from workloads.world.ids import video_id as _video_id
+from workloads.world.places import PLACES, Place
 from workloads.world.posts import WorldPost
+from workloads.world.query import Query
+from workloads.world.query import parse as parse_query
 from workloads.world.trends import WorldTrend, WorldTweet
 from workloads.world.videos import WorldVideo
 
@@ -88,24 +93,40 @@ class World:
             return None
         return _videos.video_at(self.config, index)
 
+    def search_videos(self, query: str, limit: int) -> list[WorldVideo]:
+        """Up to `limit` alive videos for a search, best first: the videos of the topics whose name and context
+        words the query has most of, then videos with query words in their titles (rule: world.video_search)."""
+        return _video_search.search(self.config, query, limit)
+
     # -- X trends ----------------------------------------------------------------------------------------------
 
     def woeids(self) -> dict[int, str]:
         """The places that have trends: WOEID -> name."""
         return dict(_trends.WOEIDS)
 
+    def place(self, woeid: int) -> Place | None:
+        """The place with this WOEID (its name, country code and kind), None when it has no trends."""
+        return PLACES.get(woeid)
+
     def trends(self, woeid: int, hour_ms: int) -> list[WorldTrend]:
         """Trends of a place in the hour containing `hour_ms`, biggest first (empty for unknown places)."""
         return list(_trends.trends(self.config, woeid, hour_ms // _trends.HOUR_MS))
 
     def tweets(self, woeid: int, hour_ms: int, query: str | None = None) -> list[WorldTweet]:
-        """Tweets behind the place's trends in that hour (posted in the hour before), newest first; `query` keeps
-        those it matches."""
-        sample = _trends.tweets(self.config, woeid, hour_ms // _trends.HOUR_MS)
+        """Tweets behind the place's trends in that hour (posted in the hour before), newest first; `query` (X's
+        search syntax, see world.query; QueryError when malformed) keeps those it matches."""
+        hour_tweets = _trends.tweets(self.config, woeid, hour_ms // _trends.HOUR_MS)
         if query is None:
-            return list(sample)
-        terms = _trends.query_terms(query)
-        return [t for t in sample if _trends.matches_terms(t.text, terms)]
+            return list(hour_tweets)
+        parsed = parse_query(query)
+        return [t for t in hour_tweets if parsed.matches(_tweet_search.doc(t))]
+
+    def search_tweets(self, query: str | Query, start_ms: int, end_ms: int) -> list[WorldTweet]:
+        """Every tweet created within [start_ms, end_ms) that the query matches, in any place, newest first
+        (QueryError when the query is malformed). Cost: every place-hour the window spans, unless the query
+        names countries with place_country:."""
+        parsed = query if isinstance(query, Query) else parse_query(query)
+        return _tweet_search.search(self.config, parsed, start_ms, end_ms)
 
     def _user(self, user_id: str) -> int:
         number = user_number(user_id, self.config.users)

@@ -1,13 +1,16 @@
-"""Backends for the storage contract suites: `video_index` (sqlite, mysql) and `rankings` (sqlite, redis).
+"""Backends for the storage contract suites: `video_index` (sqlite, mysql), `rankings` (sqlite, redis) and
+`crawl_backend` (sqlite, redis-set, redis-bloom: the Redis backend with either dedupe mode).
 
 Every test gets a fresh backend of its own: a new SQLite file in tmp_path, a new MariaDB database
 `ebbflow_t_<hex>` (dropped at teardown), or a new Redis key prefix `t-<hex>:` in db 0. At teardown the Redis
-rankings are deleted through the port; a key of the prefix left after that is a leak (a holders set out of
-step, say) and fails the test. An unreachable server fails the test with one line: never skipped.
+rankings and crawls are deleted through the port; a key of the prefix left after that is a leak (a holders
+set out of step, say) and fails the test, as does a crawl row left in SQLite. An unreachable server fails the
+test with one line: never skipped.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +20,8 @@ import pymysql
 import pytest
 import redis
 
+from workloads.crawl_state import CrawlCaps, CrawlState, Dedupe, open_crawl_state
+from workloads.crawl_state.sqlite import TABLES as CRAWL_TABLES
 from workloads.index import MySQLVideoIndex, SQLiteVideoIndex, VideoIndex
 from workloads.rankings import DEFAULT_MAX_LEN, Rankings, RedisRankings, SQLiteRankings
 
@@ -130,3 +135,58 @@ def rankings_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
 def rankings(rankings_factory: RankingsFactory) -> Rankings:
     """A fresh, empty Rankings with the default max_len."""
     return rankings_factory()
+
+
+class CrawlBackend:
+    """One test's crawl store: `open()` gives another CrawlState on it (in this process; a child process can
+    call open_crawl_state(url)), and `caps()` caps in this backend's dedupe mode."""
+
+    def __init__(self, kind: str, url: str, dedupe: Dedupe) -> None:
+        self.kind, self.url, self.dedupe = kind, url, dedupe
+        self.opened: list[CrawlState] = []
+
+    def open(self) -> CrawlState:
+        state = open_crawl_state(self.url)
+        self.opened.append(state)
+        return state
+
+    def caps(self, max_depth: int = 3, max_videos: int = 1000, bloom_error: float = 0.001) -> CrawlCaps:
+        return CrawlCaps(max_depth, max_videos, self.dedupe, bloom_error)
+
+
+@pytest.fixture(params=["sqlite", "redis-set", "redis-bloom"])
+def crawl_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CrawlBackend]:
+    """This test's fresh crawl store; at teardown every crawl is deleted, and anything left of them fails."""
+    kind: str = request.param
+    prefix = f"t-{uuid.uuid4().hex}:"
+    admin = redis_admin() if kind.startswith("redis") else None
+    path = tmp_path / "rankings.db"
+    url = f"sqlite:///{path}" if admin is None else f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}?prefix={prefix}"
+    backend = CrawlBackend(kind, url, "bloom" if kind == "redis-bloom" else "set")
+    yield backend
+    cleaner = backend.open()
+    for crawl in cleaner.crawls():
+        cleaner.delete(crawl)
+    for state in backend.opened:
+        state.close()
+    leaked = crawl_rows(path) if admin is None else sorted(admin.scan_iter(match=f"{prefix}*", count=1000))
+    if admin is not None:
+        if leaked:
+            admin.delete(*leaked)
+        admin.close()
+    if leaked:
+        pytest.fail(f"deleting every crawl left {len(leaked)} behind: {leaked[:5]}", pytrace=False)
+
+
+def crawl_rows(path: Path) -> list[str]:
+    """The crawl tables that still hold rows, with their counts."""
+    with sqlite3.connect(path) as db:
+        counts = {table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in CRAWL_TABLES}
+    db.close()  # the context manager commits; it does not close
+    return [f"{table}: {count} rows" for table, count in counts.items() if count]
+
+
+@pytest.fixture
+def crawl_state(crawl_backend: CrawlBackend) -> CrawlState:
+    """A fresh, empty CrawlState."""
+    return crawl_backend.open()

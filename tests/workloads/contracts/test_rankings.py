@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from pathlib import Path
 
@@ -131,6 +132,94 @@ def test_names_lists_rankings_by_prefix(rankings: Rankings) -> None:
     assert rankings.names("user:") == ["user:1", "user:2"]
     assert rankings.names("user_%") == ["user_%x"]
     assert rankings.names("nope") == []
+
+
+# -- replace ----------------------------------------------------------------------------------------------------
+
+
+def test_replace_makes_the_ranking_hold_exactly_the_new_members(rankings: Rankings) -> None:
+    # given a ranking, and one of its members also in another ranking
+    rankings.add("hot", {"a": 1.0, "b": 2.0, "c": 3.0})
+    rankings.add("other", {"a": 5.0})
+    # when it is replaced by a list that keeps b (with a new score), drops a and c, and adds d
+    rankings.replace("hot", {"b": 0.5, "d": 4.0})
+    # then only the new members are in it, with their new scores; the other ranking is untouched
+    assert rankings.top("hot", 10) == [("d", 4.0), ("b", 0.5)]
+    assert rankings.top("other", 10) == [("a", 5.0)]
+    assert rankings.names() == ["hot", "other"]
+
+
+def test_replace_creates_a_ranking_and_trims_to_max_len(rankings_factory: RankingsFactory) -> None:
+    # given rankings of at most 3
+    small = rankings_factory(max_len=3)
+    # when a ranking that does not exist is replaced by 5 members, two tied at the cut
+    small.replace("hot", {"a": 5.0, "b": 4.0, "c": 2.0, "d": 2.0, "e": 1.0})
+    # then the 3 best stay, as add would keep them, and the dropped ones are held nowhere
+    assert small.top("hot", 10) == [("a", 5.0), ("b", 4.0), ("c", 2.0)]
+    assert small.remove_everywhere(["d", "e"]) == 0
+
+
+def test_replace_keeps_remove_everywhere_exact(rankings: Rankings) -> None:
+    # given a member in two rankings, and a member that leaves its only ranking in a replace
+    rankings.add("r1", {"stay": 1.0, "left": 2.0, "moved": 3.0})
+    rankings.add("r2", {"stay": 1.0})
+    rankings.replace("r1", {"stay": 9.0, "new": 1.0})
+    # when every member is removed everywhere
+    removed = {member: rankings.remove_everywhere([member]) for member in ("left", "moved", "stay", "new")}
+    # then the members that left are listed nowhere, and the others leave every ranking they are in
+    assert removed == {"left": 0, "moved": 0, "stay": 2, "new": 1}
+    assert rankings.names() == []
+
+
+def test_replace_is_idempotent(rankings: Rankings) -> None:
+    # given a replaced ranking
+    scores = {"a": 1.0, "b": -2.5, "c": 0.1}
+    rankings.replace("hot", scores)
+    first = rankings.top("hot", 10)
+    # when the same replace runs again
+    rankings.replace("hot", scores)
+    # then nothing changed, and each member is held once
+    assert rankings.top("hot", 10) == first == [("a", 1.0), ("c", 0.1), ("b", -2.5)]
+    assert rankings.remove_everywhere(["a", "b", "c"]) == 3
+
+
+def test_replace_with_nothing_deletes_the_ranking(rankings: Rankings) -> None:
+    # given a ranking whose member is also held elsewhere
+    rankings.add("hot", {"a": 1.0, "b": 2.0})
+    rankings.add("other", {"a": 1.0})
+    # when it is replaced by nothing (twice: the second does nothing)
+    rankings.replace("hot", {})
+    rankings.replace("hot", {})
+    # then it is gone, and removing its old members finds them only elsewhere
+    assert (rankings.top("hot", 5), rankings.names()) == ([], ["other"])
+    assert rankings.remove_everywhere(["a", "b"]) == 1
+
+
+def test_a_reader_sees_the_old_list_or_the_new_one_never_a_mix(rankings_factory: RankingsFactory) -> None:
+    # given two lists that share some members, with other scores
+    writer, reader = rankings_factory(), rankings_factory()
+    lists = [{f"m{i:03d}": float(i) for i in range(0, 300)}, {f"m{i:03d}": float(-i) for i in range(150, 450)}]
+    expected = [sorted(((m, s) for m, s in scores.items()), key=lambda e: (-e[1], e[0])) for scores in lists]
+    writer.replace("hot", lists[0])
+    stop = threading.Event()
+    seen: list[list[tuple[str, float]]] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            seen.append(reader.top("hot", 1000))
+
+    # when one thread keeps replacing the ranking while another keeps reading it
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        for round_number in range(60):
+            writer.replace("hot", lists[round_number % 2])
+    finally:
+        stop.set()
+        thread.join()
+    # then every read was one whole list: never a mix, never empty
+    assert seen
+    assert all(read in expected for read in seen)
 
 
 # -- size -------------------------------------------------------------------------------------------------------

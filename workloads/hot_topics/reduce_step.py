@@ -1,0 +1,145 @@
+"""`hot-topics.reduce`: one hour. Read every place's map output, merge the contexts per trend, search videos for
+each trend with its context, rank them per place and for the world, and write `hot:{woeid}:{hour}` and
+`hot:global:{hour}` (each replaced whole, so a reader sees the old list or the new one), the index records of the
+videos found, and the archive's `hot` table (the trend and context behind each ranked video, for
+`ebbflow hot-topics show`).
+
+A re-run reads the same archived map outputs and gets the same search answers, so it writes the same rankings.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from scheduler.job import JSONValue
+from workloads.context import PackContext
+from workloads.hot_topics import layout
+from workloads.hot_topics.hours import label
+from workloads.hot_topics.ranking import (
+    HotVideo,
+    MergedTrend,
+    PlaceTrend,
+    merge,
+    pooled,
+    score_place,
+    search_query,
+    trend_key,
+)
+from workloads.index import VideoRecord
+from workloads.sources.urls import watch_url
+
+if TYPE_CHECKING:
+    from workloads.sources.types import VideoMeta
+    from workloads.sources.videos import VideoPages
+
+GLOBAL = "global"
+CANONICAL_VIDEO_BASE = "https://www.youtube.com"  # the index keeps the public URL, whatever the sources talk to
+SEARCH_THREADS = 8  # searches are network waits; a few at once keep a reduce of ~400 trends short
+
+HOT_SCHEMA = pa.schema(
+    [
+        ("place", pa.string()),
+        ("position", pa.int32()),
+        ("video_id", pa.string()),
+        ("score", pa.float64()),
+        ("trend", pa.string()),
+        ("context", pa.string()),
+        ("title", pa.string()),
+        ("channel", pa.string()),
+    ]
+)
+
+
+def ranking_name(place: str | int, hour_ms: int) -> str:
+    return f"hot:{place}:{label(hour_ms)}"
+
+
+def run_reduce(payload: JSONValue, ctx: PackContext) -> JSONValue:
+    assert isinstance(payload, dict)  # the schema says so; the scheduler checked it at submit
+    hour_ms, top = int(payload["hour_ms"]), int(payload["top"])
+    planned = [int(part) for part in str(payload["places"]).split(",")]
+    places = read_place_trends(ctx, hour_ms, planned)
+    merged = merge(places)
+    found = search_all(ctx.resources.videos, list(merged.values()), int(payload["search_results"]))
+    searched = {key: [meta.video_id for meta in found[key]] for key in merged}
+    hot = {place: score_place(rows, searched, merged, top) for place, rows in places.items()}
+    hot[GLOBAL] = score_place(pooled(places, merged), searched, merged, top)
+    metadata = {meta.video_id: meta for metas in found.values() for meta in metas}
+    _save(ctx, hour_ms, hot, metadata)
+    return {
+        "hour": label(hour_ms),
+        "places": len(places),
+        "missing": sorted(set(planned) - {int(place) for place in places}),
+        "trends": len(merged),
+        "videos": len({video.video_id for ranking in hot.values() for video in ranking}),
+    }
+
+
+def read_place_trends(ctx: PackContext, hour_ms: int, planned: list[int]) -> dict[str, list[PlaceTrend]]:
+    """Each planned place's map output that exists, keyed by the WOEID as a string."""
+    archive = ctx.resources.archive
+    out: dict[str, list[PlaceTrend]] = {}
+    for woeid in planned:
+        path = layout.contexts(hour_ms, woeid)
+        if archive.exists(path):
+            out[str(woeid)] = _rows(archive.read_parquet(path))
+    return out
+
+
+def search_all(videos: VideoPages, trends: list[MergedTrend], per_trend: int) -> dict[str, list[VideoMeta]]:
+    """Each trend's search results, keyed by trend key, searched a few at a time."""
+    with ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="hot-topics-search") as pool:
+        answers = pool.map(lambda trend: videos.search(search_query(trend), per_trend), trends)
+        return {trend_key(trend.trend): list(answer) for trend, answer in zip(trends, answers, strict=True)}
+
+
+def _rows(table: pa.Table) -> list[PlaceTrend]:
+    return [
+        PlaceTrend(
+            row["trend"],
+            row["rank"],
+            row["tweets"],
+            tuple(row["terms"]),
+            tuple(row["support"]),
+            tuple(zip(row["videos"], row["shares"], strict=True)),
+        )
+        for row in table.to_pylist()
+    ]
+
+
+def _save(ctx: PackContext, hour_ms: int, hot: dict[str, list[HotVideo]], metadata: dict[str, VideoMeta]) -> None:
+    now_ms = ctx.now_ms()
+    ranked = sorted({video.video_id for ranking in hot.values() for video in ranking})
+    ctx.resources.index.upsert_videos(
+        [
+            VideoRecord(
+                video_id,
+                watch_url(CANONICAL_VIDEO_BASE, video_id),
+                title=metadata[video_id].title if video_id in metadata else None,
+                channel=metadata[video_id].channel if video_id in metadata else None,
+                seen_ms=now_ms,
+            )
+            for video_id in ranked
+        ]
+    )
+    rankings = ctx.resources.rankings
+    for place, videos in sorted(hot.items()):
+        rankings.replace(ranking_name(place, hour_ms), {video.video_id: video.score for video in videos})
+    rows = [
+        {
+            "place": place,
+            "position": position,
+            "video_id": video.video_id,
+            "score": video.score,
+            "trend": video.trend,
+            "context": " ".join(video.context),
+            "title": metadata[video.video_id].title if video.video_id in metadata else None,
+            "channel": metadata[video.video_id].channel if video.video_id in metadata else None,
+        }
+        for place, videos in sorted(hot.items())
+        for position, video in enumerate(videos)
+    ]
+    ctx.resources.archive.write_parquet(layout.hot(hour_ms), pa.Table.from_pylist(rows, schema=HOT_SCHEMA))

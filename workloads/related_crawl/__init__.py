@@ -1,0 +1,5 @@
+"""The related-crawl pack (see pack.py)."""
+
+from workloads.related_crawl.pack import PACK, RelatedCrawlParams
+
+__all__ = ["PACK", "RelatedCrawlParams"]
