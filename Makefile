@@ -36,6 +36,9 @@ bench: $(STAMP) services
 	$(BIN)/python bench/social_graph.py
 	$(BIN)/python bench/stale_videos.py
 	$(BIN)/python bench/dedupe.py
+	$(BIN)/python bench/hot_topics_map.py
+	$(BIN)/python bench/hot_topics_hour.py
+	$(BIN)/python bench/related_crawl.py
 
 clean:
 	rm -rf $(VENV) .ebbflow

@@ -79,6 +79,8 @@ def ebbflow_hour(settings: Settings, woeids: list[int], deadline_minutes: float)
         raise RuntimeError(f"not every job finished: {len(outcomes)} outcomes, {outcomes.count('done')} done")
     hour = label(params.hour_ms(round(time.time() * 1000)))
     written = len([name for name in resources.rankings.names("hot:") if name.endswith(hour)])
+    if written != len(woeids) + 1:
+        raise RuntimeError(f"{written} rankings written for hour {hour}, not one per place and the global one")
     resources.close()
     scheduler.store.close()
     return seconds, len(outcomes), len(late), written

@@ -1,5 +1,7 @@
 """What a workload pack is: its job types, how parameters become jobs (`plan`), how one job runs (`run`), and
-optionally how results are merged (`reduce`).
+nothing else: a pack whose results are merged queues its own reduce job when its inputs are complete (the
+hot-topics map that finishes an hour's set queues the hour's reduce), so a reduce is scheduled, retried and
+placed like any other job.
 
 A pack is a plain value. Installed packages list theirs under the `ebbflow.packs` entry point group (see
 `workloads.discovery`), so a user adds a pack by installing a package; nothing is imported from a name that
@@ -10,7 +12,7 @@ a queued job carries. The head binds each pack's job types to the stores and sou
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +61,6 @@ class PlannedJob:
 
 
 PlanFn = Callable[[Any, "PlanContext"], list[PlannedJob]]
-ReduceFn = Callable[[Sequence[JSONValue], "PlanContext"], JSONValue]
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,6 @@ class Pack:
     params: type[BaseModel]  # what `--param k=v` may set, with types and defaults
     job_types: tuple[PackJobType, ...]
     plan: PlanFn
-    reduce: ReduceFn | None = None
 
     def __post_init__(self) -> None:
         if not PACK_NAME.fullmatch(self.name):

@@ -68,3 +68,22 @@ def test_dedupe_prints_every_mode_beside_the_sadd_ceiling() -> None:
     for needle in ("redis-set", "redis-bloom 0.1%", "redis-bloom 1%", "sqlite table", "ceiling: pipelined SADD"):
         assert needle in out
     assert "false pos." in out
+
+
+def test_hot_topics_map_prints_ebbflow_beside_duckdb_and_the_scaling() -> None:
+    out = run("bench/hot_topics_map.py", "--places", "4", "--rounds", "1", "--workers", "1,2")
+    for needle in ("ebbflow (pyarrow.compute", "DuckDB SQL, threads=1", "all places in one query", "ratio", "2 worker"):
+        assert needle in out
+    assert "places agreeing with the peer: 4 of 4" in out
+
+
+def test_hot_topics_hour_runs_an_hour_on_ray_beside_the_plain_loop() -> None:
+    out = run("bench/hot_topics_hour.py", "--places", "3")
+    for needle in ("submit -> reduce done", "jobs done after their deadline", "plain loop", "ratio"):
+        assert needle in out
+
+
+def test_related_crawl_prints_each_backend_beside_the_plain_loop() -> None:
+    out = run("bench/related_crawl.py", "--videos", "60", "--depth", "3", "--backends", "sqlite,redis-bloom")
+    for needle in ("plain loop", "crawl state on sqlite", "crawl state on redis-bloom", "videos/s"):
+        assert needle in out

@@ -141,20 +141,30 @@ def fetch_context(tmp_path: Path, live_emulator, workdir: Path) -> Iterator[Pack
     scheduler.store.close()
 
 
+def queued_fetches(store, levels: set[int]) -> set[tuple[str, int]]:
+    """(video, seq) of every fetch waiting in the queue."""
+    jobs = [store.get(waiting.job_id) for level in levels for waiting in store.waiting(level, 2**62, 10_000)]
+    return {(job.payload["video"], job.payload["seq"]) for job in jobs if job.type == "related-crawl.fetch"}
+
+
 def test_a_rerun_fetch_requeues_the_same_children_and_a_finished_one_does_nothing(fetch_context: PackContext):
     state = fetch_context.resources.crawl_state
-    (seed,) = state.start("rerun", CrawlCaps(max_depth=3, max_videos=1000), SEEDS[:1], 1)
+    ((seed, seq),) = state.start("rerun", CrawlCaps(max_depth=3, max_videos=1000), SEEDS[:1], 1).claimed
     # given a first run that claimed its children, then died before it queued them
-    first_claim = state.claim_children("rerun", seed, 1, list(WORLD.video(seed).related))
+    first_claim = state.claim_children("rerun", seq, 1, list(WORLD.video(seed).related))
     assert first_claim.new
     # when the fetch runs again
-    result = run_fetch({"crawl": "rerun", "video": seed, "depth": 0}, fetch_context)
-    # then it queued exactly the children the first run claimed, and the seed is done
-    pending = fetch_context._run.scheduler().store.stats().pending
+    payload = {"crawl": "rerun", "video": seed, "seq": seq, "depth": 0}
+    result = run_fetch(payload, fetch_context)
+    # then it queued exactly the children the first run claimed, each with the seq it was claimed with, and the
+    # seed is done
+    store = fetch_context._run.scheduler().store
+    pending = store.stats().pending
     assert result["queued"] == len(first_claim.new) and sum(pending.values()) >= len(first_claim.new)
-    assert state.is_done("rerun", seed)
+    assert queued_fetches(store, {level for level, _ in pending}) == set(first_claim.claimed)
+    assert state.is_done("rerun", seq)
     # and a third run (a duplicate delivery) changes nothing
-    again = run_fetch({"crawl": "rerun", "video": seed, "depth": 0}, fetch_context)
+    again = run_fetch(payload, fetch_context)
     assert again == {"video": seed, "skipped": "already crawled"}
     summary = state.summary("rerun")
     assert summary is not None and summary.depths[0].done == 1

@@ -8,18 +8,19 @@ setting), read by the same code (workloads.redis_urls, workloads.store_urls):
                                            {prefix}crawls, beside the rankings' {prefix}rank:... keys
 
 Choices the contract (workloads.crawl_state.base) leaves open, decided here for both backends and pinned by
-tests/workloads/contracts/test_crawl_state.py:
+tests/workloads/contracts/test_crawl_state.py and test_crawl_state_lifecycle.py:
 
 * Every method checks its arguments before any I/O and raises ValueError for a crawl name that does not match
   CRAWL_NAME, for caps out of range (max_depth < 0, max_videos < 1, bloom_error outside (0, 1), or a Bloom
-  filter over Redis's 512 MB), for a child_depth below 1 or a finish depth below 0, and for a start without
-  seeds.
-* start claims repeated seeds once; seeds beyond max_videos count in cut_by_cap, as children cut by the cap do.
+  filter over Redis's 512 MB), for a negative seq, for a child_depth below 1 or a finish depth below 0, and
+  for a start without seeds.
+* start claims repeated seeds once, in first-seen order (seqs 0, 1, ...); seeds beyond max_videos count in
+  cut_by_cap, as children cut by the cap do.
 * A candidate repeated within one claim_children call counts once (so cut_by_depth counts distinct ones).
 * is_done of an unknown crawl is False; delete of an unknown crawl does nothing.
 * summary().depths runs from 0 to the deepest depth with a claimed or done count, zeros filled in.
-* finish counts any video it is given (it does not check that the video was claimed); the crawl finishes the
-  first time done reaches claimed.
+* finish counts any claimed seq it is given (it does not check that the video claimed its children first); the
+  crawl finishes the first time done reaches claimed.
 * Dedupe "bloom" is exact on SQLite (workloads.crawl_state.sqlite says why); summary() still reports "bloom".
 """
 

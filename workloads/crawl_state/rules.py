@@ -1,12 +1,13 @@
-"""What both CrawlState backends decide the same way, so they cannot drift: which names, caps and depths are
-valid (checked before any I/O, so a bad call changes nothing), how candidates are deduplicated, and how the
-per-depth counters become a summary's `depths`."""
+"""What both CrawlState backends decide the same way, so they cannot drift: which names, caps, depths and seqs are
+valid (checked before any I/O, so a bad call changes nothing; a seq the crawl never gave is a KeyError, known
+only once its counter is read), how candidates are deduplicated, what a claim returns, and how the per-depth
+counters become a summary's `depths`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from workloads.crawl_state.base import CRAWL_NAME, CrawlCaps, DepthCounts
+from workloads.crawl_state.base import CRAWL_NAME, ClaimResult, CrawlCaps, DepthCounts
 
 
 def check_name(crawl: str) -> None:
@@ -29,6 +30,22 @@ def check_depth(depth: int, least: int) -> None:
     # Seeds are depth 0, so a child is at depth 1 at least.
     if depth < least:
         raise ValueError(f"depth must be at least {least}, got {depth}")
+
+
+def check_seq(seq: int) -> None:
+    if seq < 0:
+        raise ValueError(f"seq must be at least 0, got {seq}")
+
+
+def unclaimed(crawl: str, seq: int) -> KeyError:
+    """The error for a seq at or past the crawl's claim counter: no video of the crawl has it."""
+    return KeyError(f"crawl {crawl!r} has no video with seq {seq}")
+
+
+def claim_result(videos: Sequence[str], first_seq: int, replay: bool) -> ClaimResult:
+    """A claim's videos with their seqs: one claim takes consecutive seqs from first_seq, in candidate order."""
+    new = [str(video) for video in videos]
+    return ClaimResult(new, list(range(first_seq, first_seq + len(new))), replay)
 
 
 def distinct(videos: Sequence[str]) -> list[str]:

@@ -4,7 +4,8 @@ the videos its tweets share, written to the archive; the map that completes the 
 Why the last map queues the reduce: every map writes its output before it lists the hour's outputs, so whichever
 finishes last sees them all; two maps finishing together both see them and both submit, and the reduce's
 idempotency key makes that one job. A place whose map dead-letters holds the hour's reduce back; the next hour's
-plan job then queues it anyway (see pack.py), with whatever places made it.
+plan job then queues it anyway (see pack.py), with whatever places made it. The key counts the places a reduce
+will find, so a late map's complete reduce is never taken for an earlier partial one that is still queued.
 """
 
 from __future__ import annotations
@@ -102,7 +103,10 @@ def contexts_table(trends: pa.Table, tweets: pa.Table) -> pa.Table:
     )
 
 
-def reduce_job(hour_ms: int, places: tuple[int, ...], options: dict[str, int], ctx: PackContext) -> PlannedJob:
+def reduce_job(
+    hour_ms: int, places: tuple[int, ...], present: int, options: dict[str, int], ctx: PackContext
+) -> PlannedJob:
+    """The hour's reduce over `places`, of which `present` have written their output."""
     deadline_ms = ctx.job.deadline_ms
     now_ms = ctx.now_ms()
     return PlannedJob(
@@ -110,7 +114,7 @@ def reduce_job(hour_ms: int, places: tuple[int, ...], options: dict[str, int], c
         payload={"hour_ms": hour_ms, "places": ",".join(map(str, places)), **options},
         tenant=ctx.job.tenant,
         job_class=ctx.job.job_class,
-        key=f"hot-topics:reduce:{label(hour_ms)}",
+        key=f"hot-topics:reduce:{label(hour_ms)}:{present}",
         deadline_s=(deadline_ms - now_ms) / 1000 if deadline_ms is not None and deadline_ms > now_ms + 1000 else None,
     )
 
@@ -119,5 +123,5 @@ def _queue_reduce_when_complete(ctx: PackContext, job: MapPayload) -> bool:
     done = {layout.woeid_of(path) for path in ctx.resources.archive.list(layout.contexts_folder(job.hour_ms))}
     if not set(job.places) <= done:
         return False
-    ctx.submit([reduce_job(job.hour_ms, job.places, job.reduce, ctx)])
+    ctx.submit([reduce_job(job.hour_ms, job.places, len(job.places), job.reduce, ctx)])
     return True

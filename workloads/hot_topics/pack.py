@@ -115,10 +115,11 @@ def _stuck_previous_hour(params: HotTopicsParams, ctx: PackContext) -> list[Plan
 
     previous_ms = params.hour_ms(ctx.now_ms()) - HOUR_MS
     archive = ctx.resources.archive
-    if archive.exists(layout.hot(previous_ms)) or not archive.list(layout.contexts_folder(previous_ms)):
+    present = archive.list(layout.contexts_folder(previous_ms))
+    if archive.exists(layout.hot(previous_ms)) or not present:
         return []
     options = {"top": params.top, "search_results": params.search_results}
-    return [reduce_job(previous_ms, tuple(params.woeids), options, ctx)]
+    return [reduce_job(previous_ms, tuple(params.woeids), len(present), options, ctx)]
 
 
 PLACES_PATTERN = r"^[0-9]{1,10}(,[0-9]{1,10}){0,999}$"

@@ -3,16 +3,19 @@
 Each `related-crawl.fetch` job reads one video's watch page, stores the video (title, duration) and its related
 links, claims the related videos the crawl has not seen (workloads.crawl_state: a test-and-set shared by every
 worker, under the crawl's depth and videos caps) and queues them at depth + 1. So no video is crawled twice, and
-the frontier, which grows about eightfold a level, stops at the caps instead of at the end of the site.
+the frontier, which grows about eightfold a level, stops at the caps instead of at the end of the site. Each
+claimed video gets a seq (its number in the crawl, seeds first) that its job carries: the crawl state tracks
+done videos and claims by seq, a bit a video instead of its id again.
 
 Background level, spot only, and at most `max_spot_concurrency` fetches at once (`packs.max_spot_slots` in the
 configuration overrides it): the autoscaler reads that cap, so a frontier of a million queued fetches asks for
 that many slots, not a million.
 
-Safe to re-run: a fetch re-run after a preemption gets back the children its first run claimed (and queues them
-again, idempotently), and a fetch of a video already finished does nothing; the crawl's counters count each video
-once. The fetch that finishes the last claimed video ends the crawl and logs its summary (also in
-`ebbflow status` and `ebbflow crawl show NAME`).
+Safe to re-run: a fetch re-run after a preemption gets back the children its first run claimed, with their seqs
+(and queues them again, idempotently), and a fetch of a video already finished does nothing, even one that
+slips past that check (its claim comes back empty); the crawl's counters count each video once. The fetch that
+finishes the last claimed video ends the crawl and logs its summary (also in `ebbflow status` and
+`ebbflow crawl show NAME`).
 """
 
 from __future__ import annotations
@@ -69,17 +72,18 @@ class RelatedCrawlParams(BaseModel):
 def plan(params: RelatedCrawlParams, ctx: PlanContext) -> list[PlannedJob]:
     """Start the crawl (claim its seeds) and queue their fetches. A dry run claims nothing."""
     crawl = params.crawl_name()
-    if ctx.dry_run:
-        seeds = params.seeds[: params.max_videos]
+    if ctx.dry_run:  # the seqs start would give
+        seeds = [(video, seq) for seq, video in enumerate(params.seeds[: params.max_videos])]
     else:
-        seeds = ctx.resources.crawl_state.start(crawl, params.caps(), params.seeds, ctx.now_ms)
-    return [fetch_job(crawl, video, 0, params.tenant) for video in seeds]
+        seeds = ctx.resources.crawl_state.start(crawl, params.caps(), params.seeds, ctx.now_ms).claimed
+    return [fetch_job(crawl, video, seq, 0, params.tenant) for video, seq in seeds]
 
 
-def fetch_job(crawl: str, video: str, depth: int, tenant: str) -> PlannedJob:
+def fetch_job(crawl: str, video: str, seq: int, depth: int, tenant: str) -> PlannedJob:
+    """The fetch of one claimed video: `seq` is the one the crawl state gave it when it was claimed."""
     return PlannedJob(
         type="related-crawl.fetch",
-        payload={"crawl": crawl, "video": video, "depth": depth},
+        payload={"crawl": crawl, "video": video, "seq": seq, "depth": depth},
         tenant=tenant,
         job_class="batch",
         key=f"related-crawl:{crawl}:{video}",
@@ -92,13 +96,14 @@ def run_fetch(payload: JSONValue, ctx: PackContext) -> JSONValue:
 
     assert isinstance(payload, dict)  # the schema says so; the scheduler checked it at submit
     crawl, video, depth = str(payload["crawl"]), str(payload["video"]), int(payload["depth"])
+    seq = int(payload["seq"])
     state, index = ctx.resources.crawl_state, ctx.resources.index
-    if state.is_done(crawl, video):
+    if state.is_done(crawl, seq):
         return {"video": video, "skipped": "already crawled"}
     page = ctx.resources.videos.page(video)
     alive = page.liveness.verdict == "alive"
     related = list(page.related) if alive else []
-    claim = state.claim_children(crawl, video, depth + 1, related)
+    claim = state.claim_children(crawl, seq, depth + 1, related)
     if alive:
         now_ms = ctx.now_ms()
         found = [VideoRecord(video, watch_url(CANONICAL_VIDEO_BASE, video), page.title, None, page.duration_s, now_ms)]
@@ -106,8 +111,10 @@ def run_fetch(payload: JSONValue, ctx: PackContext) -> JSONValue:
         index.upsert_videos(found)  # children without metadata: their own fetch fills it in
         index.add_related(video, related)
     if claim.new:
-        ctx.submit([fetch_job(crawl, child, depth + 1, ctx.job.tenant) for child in claim.new])
-    finished = state.finish(crawl, video, depth, ctx.now_ms())
+        ctx.submit(
+            [fetch_job(crawl, child, child_seq, depth + 1, ctx.job.tenant) for child, child_seq in claim.claimed]
+        )
+    finished = state.finish(crawl, seq, depth, ctx.now_ms())
     result: dict[str, JSONValue] = {"video": video, "depth": depth, "alive": alive, "queued": len(claim.new)}
     if finished.crawl_finished:
         summary = state.summary(crawl)
@@ -130,9 +137,10 @@ FETCH_SCHEMA = {
     "properties": {
         "crawl": {"type": "string", "pattern": CRAWL_NAME.pattern},
         "video": {"type": "string", "pattern": VIDEO_ID},
+        "seq": {"type": "integer", "minimum": 0},  # the video's number in the crawl (workloads.crawl_state)
         "depth": {"type": "integer", "minimum": 0, "maximum": 50},
     },
-    "required": ["crawl", "video", "depth"],
+    "required": ["crawl", "video", "seq", "depth"],
     "additionalProperties": False,
 }
 

@@ -29,14 +29,14 @@ def test_the_bloom_filter_keeps_near_its_false_positive_rate(crawl_state: CrawlS
     while len(claimed) < 20_000:
         candidates = [f"in-{offered + i}" for i in range(1000)]
         offered += len(candidates)
-        claimed += crawl_state.claim_children("c1", f"fill-{batch}", 1, candidates).new
+        claimed += crawl_state.claim_children("c1", batch, 1, candidates).new  # parents: the first videos
         batch += 1
     # when 100,000 videos never offered are offered (the cap is reached: an unseen one counts as cut by it)
     summary = crawl_state.summary("c1")
     assert summary is not None
     cut_before = summary.cut_by_cap
     for probe in range(100):
-        crawl_state.claim_children("c1", f"probe-{probe}", 1, [f"out-{probe}-{i}" for i in range(1000)])
+        crawl_state.claim_children("c1", batch + probe, 1, [f"out-{probe}-{i}" for i in range(1000)])
     summary = crawl_state.summary("c1")
     assert summary is not None
     false_positives = 100_000 - (summary.cut_by_cap - cut_before)
@@ -80,7 +80,7 @@ def test_sqlite_keeps_bloom_crawls_exact(crawl_state: CrawlState) -> None:
     crawl_state.start("c1", caps, ["seed"], T0)
     # then every new candidate is claimed, and the caps are reported as given
     videos = [f"v{i:04d}" for i in range(4999)]
-    assert crawl_state.claim_children("c1", "seed", 1, videos).new == videos
+    assert crawl_state.claim_children("c1", 0, 1, videos).new == videos
     summary = crawl_state.summary("c1")
     assert summary is not None
     assert (summary.caps, summary.claimed) == (caps, 5000)
