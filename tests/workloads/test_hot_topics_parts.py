@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from workloads.hot_topics.contexts import ContextRules, infer_contexts, trend_members, video_shares
+from workloads.hot_topics.contexts import ContextRules, infer_contexts, lowered, trend_masks, video_shares
 from workloads.hot_topics.hours import HOUR_MS, hour_start, label, parse_hour, partition
 from workloads.hot_topics.inputs import MAX_QUERY_CHARS, trend_queries
 from workloads.hot_topics.ranking import PlaceTrend, merge, pooled, score_place, search_query
@@ -68,7 +68,7 @@ def test_video_shares_count_each_tweet_once_per_video():
         ],
         pa.list_(pa.string()),
     )
-    shares = video_shares(links, trend_members(texts, ["#Alpha", "#Beta"]))
+    shares = video_shares(links, trend_masks(lowered(texts), ["#Alpha", "#Beta"]), ["#Alpha", "#Beta"])
     assert shares == {"#Alpha": [("AAAAAAAAAAA", 1), ("BBBBBBBBBBB", 1)], "#Beta": [("AAAAAAAAAAA", 1)]}
 
 

@@ -18,7 +18,7 @@ from dispatcher.context import JobCannotSucceed
 from scheduler.job import JSONValue
 from workloads.context import PackContext
 from workloads.hot_topics import layout
-from workloads.hot_topics.contexts import infer_contexts, trend_members, video_shares
+from workloads.hot_topics.contexts import infer_contexts, lowered, trend_masks, video_shares
 from workloads.hot_topics.hours import label
 from workloads.hot_topics.inputs import InputsGone, load_or_fetch
 from workloads.hot_topics.places import country_code
@@ -84,9 +84,9 @@ def run_map(payload: JSONValue, ctx: PackContext) -> JSONValue:
 def contexts_table(trends: pa.Table, tweets: pa.Table) -> pa.Table:
     """One row per trend: its context words and the videos its tweets share (CONTEXTS_SCHEMA)."""
     names = [str(name) for name in trends["name"].to_pylist()]
-    members = trend_members(tweets["text"], names)
-    contexts = infer_contexts(tweets["text"], names, members=members)
-    shares = video_shares(tweets["links"], members)
+    masks = trend_masks(lowered(tweets["text"]), names)
+    contexts = infer_contexts(tweets["text"], names, masks=masks)
+    shares = video_shares(tweets["links"], masks, names)
     shared = [shares.get(name, [])[:MAX_SHARED_VIDEOS] for name in names]
     return pa.table(
         {

@@ -11,6 +11,7 @@ import redis
 
 import workloads.crawl_state
 from tests.workloads.contracts.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT, CrawlBackend, redis_admin
+from tests.workloads.contracts.test_rankings import BAD_RANKINGS_URLS
 from workloads.crawl_state import CrawlCaps, CrawlState, RedisCrawlState, SQLiteCrawlState, open_crawl_state
 from workloads.crawl_state.bloom import bloom_shape
 from workloads.rankings import open_rankings
@@ -128,20 +129,7 @@ def test_open_crawl_state_opens_redis_with_the_prefix_given() -> None:
     assert leaked == []
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "memcached://h",
-        "crawls.db",
-        "sqlite:/r.db",
-        "sqlite:///",
-        "redis://:s3cret@h:port/0",
-        "redis://:s3cret@h/zero",
-        "redis://:s3cret@h/0?prefix=a&prefix=b",
-        "redis://:s3cret@h/0?namespace=x",
-        "redis://:s3cret@/0",
-    ],
-)
+@pytest.mark.parametrize("url", BAD_RANKINGS_URLS)
 def test_open_crawl_state_rejects_a_bad_url_naming_packs_rankings(url: str) -> None:
     with pytest.raises(ValueError, match=r"packs\.rankings") as caught:
         open_crawl_state(url)

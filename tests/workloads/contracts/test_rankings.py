@@ -286,20 +286,21 @@ def test_open_rankings_defaults_the_redis_prefix() -> None:
         rankings.close()
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "memcached://h",
-        "rankings.db",
-        "sqlite:/r.db",
-        "sqlite:///",
-        "redis://:s3cret@h:port/0",
-        "redis://:s3cret@h/zero",
-        "redis://:s3cret@h/0?prefix=a&prefix=b",
-        "redis://:s3cret@h/0?namespace=x",
-        "redis://:s3cret@/0",
-    ],
-)
+# Also what the crawl state (kept beside the rankings, from the same URL) must refuse.
+BAD_RANKINGS_URLS = [
+    "memcached://h",
+    "rankings.db",
+    "sqlite:/r.db",
+    "sqlite:///",
+    "redis://:s3cret@h:port/0",
+    "redis://:s3cret@h/zero",
+    "redis://:s3cret@h/0?prefix=a&prefix=b",
+    "redis://:s3cret@h/0?namespace=x",
+    "redis://:s3cret@/0",
+]
+
+
+@pytest.mark.parametrize("url", BAD_RANKINGS_URLS)
 def test_open_rankings_rejects_a_bad_url_naming_the_setting(url: str) -> None:
     with pytest.raises(ValueError, match=r"packs\.rankings") as caught:
         open_rankings(url)
