@@ -139,6 +139,13 @@ def test_the_hourly_plan_job_plans_the_tick_and_finishes_a_stuck_previous_hour(
     assert all(job.payload["hour_ms"] == this_hour + HOUR_MS for job in dead)
 
 
+def test_a_bad_cron_payload_is_dead_lettered_naming_the_field(cli, pack_env: Path, configured_store):
+    cli.ok("submit", "hot-topics.plan", "--tenant", "cron", "--payload", '{"woeids": "99999999"}')
+    cli.ok("work", "--idle-exit")
+    (dead,) = configured_store().dead_letters()
+    assert dead.attempts == 1 and "woeids: Value error, unknown WOEID 99999999" in (dead.error or "")
+
+
 def test_the_cron_schedule_is_listed(cli, workdir: Path):
     (workdir / "ebbflow.toml").write_text(
         '[[cron]]\nname = "hot-topics"\ncron = "0 * * * *"\ntype = "hot-topics.plan"\npass_tick = true\n'

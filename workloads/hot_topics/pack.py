@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from dispatcher.context import JobCannotSucceed
 from scheduler.job import JSONValue
 from workloads.context import PackContext, PlanContext
 from workloads.hot_topics import layout
@@ -95,7 +96,11 @@ def run_plan(payload: JSONValue, ctx: PackContext) -> JSONValue:
     """What the hourly cron job runs: plan this hour's maps, and finish the previous hour if it is stuck."""
     values = dict(payload) if isinstance(payload, dict) else {}
     tick_ms = values.pop("tick_ms", None)
-    params = HotTopicsParams.model_validate(values)
+    try:
+        params = HotTopicsParams.model_validate(values)
+    except ValidationError as err:  # a bad cron payload: no retry can fix it
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors(include_url=False))
+        raise JobCannotSucceed(f"hot-topics.plan payload: {problems}") from None
     if tick_ms is not None and params.hour is None:
         params = params.model_copy(update={"hour": label(hour_start(int(tick_ms)))})
     planned = plan(params, ctx.plan_context())
