@@ -118,6 +118,9 @@ class HeadSettings(BaseModel):
     maintain_every_s: float = Field(default=5.0, gt=0, description="reap expired leases and apply MLFQ moves")
     cron_every_s: float = Field(default=10.0, gt=0, description="submit due cron ticks")
     report_every_s: float = Field(default=10.0, gt=0, description="log the dispatcher's counts")
+    metrics_host: str = Field(default="127.0.0.1", min_length=1, description="where /metrics listens")
+    metrics_port: int = Field(default=9464, ge=0, le=65535, description="/metrics port; 0: any free port")
+    metrics: bool = Field(default=True, description="serve Prometheus metrics on the head")
 
 
 JOB_TYPES_REFERENCE = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"

@@ -24,7 +24,8 @@ from dispatcher.markets import Market
 from dispatcher.runtime import connect, disconnect
 from ebbflow.autoscaling import make_autoscaler, open_fleet
 from ebbflow.config import Settings
-from ebbflow.stores import StoreSource, open_scheduler
+from ebbflow.metrics import HeadMetrics, serve_metrics
+from ebbflow.stores import StoreSource, open_scheduler, open_store
 from scheduler.cron import CronRunner
 from scheduler.errors import SchedulerError
 from scheduler.job import Lease
@@ -95,6 +96,10 @@ def run_head(
     if settings.autoscaler.enabled:
         autoscaler = make_autoscaler(settings, scheduler, open_fleet(settings), busy_slots)
         hooks.append(Every(settings.autoscaler.period_s, autoscaler.tick))
+    metrics = None
+    if settings.head.metrics:
+        collector = HeadMetrics(lambda: open_store(settings), settings.scheduler, lambda: dispatcher.counts)
+        metrics = serve_metrics(collector, settings.head.metrics_host, settings.head.metrics_port)
     stop_signals = (signal.SIGTERM, signal.SIGINT)
     previous = {sig: signal.signal(sig, lambda *_: dispatcher.request_stop()) for sig in stop_signals}
     try:
@@ -102,5 +107,7 @@ def run_head(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if metrics is not None:
+            metrics.close()
         if connected:
             disconnect()

@@ -10,14 +10,23 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.private_redis import free_port
 
 EBBFLOW = str(Path(sys.executable).with_name("ebbflow"))
 
 
-def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
+def start(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [EBBFLOW, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ
+        [EBBFLOW, *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -44,13 +53,23 @@ def test_head_runs_jobs_on_a_local_multi_node_cluster(tmp_path: Path) -> None:
             level = "new-signup" if i % 3 == 0 else "batch"
             submit = [EBBFLOW, "submit", "noop", "--tenant", f"t{i % 3}", "--class", level]
             subprocess.run(submit, cwd=tmp_path, check=True, capture_output=True)
-        head = start("head", "--ray-address", address, cwd=tmp_path)
+        port = free_port()
+        head = start("head", "--ray-address", address, cwd=tmp_path, env={"EBBFLOW_HEAD__METRICS_PORT": str(port)})
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             status = subprocess.run([EBBFLOW, "status"], cwd=tmp_path, capture_output=True, text=True, check=True)
             if "no jobs pending or running" in status.stdout:
                 break
             time.sleep(0.5)
+        # the head's /metrics (on localhost) says what its dispatcher did and what the queue holds
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(scraped)
+            for sample in family.samples
+        }
+        assert samples[("ebbflow_dispatch_outcomes_total", (("outcome", "done"),))] == 6
+        assert samples[("ebbflow_dead_letters", ())] == 0
         out = stop(head)
         assert "head stopped: leased 6, done 6" in out, out
     finally:
