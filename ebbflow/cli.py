@@ -10,6 +10,7 @@ import logging
 import os
 import random
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,7 +18,8 @@ from typing import IO, Any
 
 import click
 from pydantic import ValidationError
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
+from rich.live import Live
 
 from ebbflow import render, render_autoscaler, render_run
 from ebbflow.config import CONFIG_ENV, RaySettings, Settings, load_settings
@@ -143,18 +145,35 @@ def submit(
 
 
 @main.command()
+@click.option("--watch", is_flag=True, help="redraw in place until Ctrl-C")
+@click.option("--every", type=click.FloatRange(min=0.1), default=2.0, show_default=True, help="seconds between redraws")
+@click.option("--count", type=click.IntRange(min=1), help="with --watch: stop after this many redraws")
 @pass_app
-def status(app: App) -> None:
+def status(app: App, watch: bool, every: float, count: int | None) -> None:
     """Queue depths per level and type, oldest waits, crawls.
 
     Pending and running jobs per level and job type, the oldest wait per level, totals, delayed jobs
     and dead letters; then the related-video crawls' progress per depth.
     """
     scheduler = app.scheduler()
-    show(render.status(scheduler.store.stats(), scheduler.config, scheduler.clock.now_ms()))
-    crawls = crawls_section(readable_crawls(app.settings.packs))
-    if crawls is not None:
-        show(crawls)
+
+    def current() -> RenderableType:
+        queue = render.status(scheduler.store.stats(), scheduler.config, scheduler.clock.now_ms())
+        crawls = crawls_section(readable_crawls(app.settings.packs))
+        return queue if crawls is None else Group(queue, crawls)
+
+    if not watch:
+        show(current())
+        return
+    with Live(current(), console=render.make_console(), auto_refresh=False) as live:
+        drawn = 1
+        try:
+            while count is None or drawn < count:
+                time.sleep(every)
+                live.update(current(), refresh=True)
+                drawn += 1
+        except KeyboardInterrupt:  # Ctrl-C is how a watch ends
+            pass
 
 
 @main.group()

@@ -77,3 +77,21 @@ def test_head_runs_jobs_on_a_local_multi_node_cluster(tmp_path: Path) -> None:
             head.kill()
         out = stop(cluster)
     assert "local cluster stopped" in out
+
+
+def test_status_watch_redraws_until_ctrl_c(tmp_path: Path) -> None:
+    # given a watch started on an empty queue
+    watch = start("status", "--watch", "--every", "0.2", cwd=tmp_path)
+    try:
+        time.sleep(2)
+        # when a job is submitted meanwhile, and the watch gets Ctrl-C
+        subprocess.run([EBBFLOW, "submit", "noop", "--tenant", "t"], cwd=tmp_path, check=True, capture_output=True)
+        time.sleep(1.5)
+        watch.send_signal(signal.SIGINT)
+        out, _ = watch.communicate(timeout=30)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    # then it ended cleanly, and its last frame shows the job that arrived after it started
+    assert watch.returncode == 0, out
+    assert "noop" in out and "Levels" in out
