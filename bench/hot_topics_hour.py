@@ -38,7 +38,7 @@ from workloads.hot_topics.inputs import load_or_fetch
 from workloads.hot_topics.map_step import contexts_table
 from workloads.hot_topics.places import DEFAULT_WOEIDS, country_code
 from workloads.hot_topics.ranking import merge, pooled, score_place
-from workloads.hot_topics.reduce_step import _rows, search_all
+from workloads.hot_topics.reduce_step import place_trends_of, search_all
 from workloads.resources import Resources
 from workloads.world import WorldConfig
 
@@ -96,7 +96,7 @@ def plain_hour(settings: Settings, woeids: list[int]) -> float:
     places = {}
     for woeid in woeids:
         inputs = load_or_fetch(archive, resources.x, woeid, country_code(woeid), hour_ms, now_ms)
-        places[str(woeid)] = _rows(contexts_table(inputs.trends, inputs.tweets))
+        places[str(woeid)] = place_trends_of(contexts_table(inputs.trends, inputs.tweets))
     merged = merge(places)
     found = search_all(resources.videos, list(merged.values()), 10)
     searched = {key: [meta.video_id for meta in found[key]] for key in merged}

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyarrow.compute as pc
-
 from scheduler.errors import InvalidJobError
 from workloads.hot_topics import layout
 from workloads.hot_topics.hours import label, parse_hour
-from workloads.hot_topics.reduce_step import ranking_name
 from workloads.resources import Resources
 
 
@@ -37,6 +34,8 @@ def ranked_hours(resources: Resources, place: str) -> list[str]:
 
 
 def read_hot_list(resources: Resources, place: str, hour_ms: int | None, top: int) -> HotList:
+    import pyarrow.compute as pc  # here, not at the top: every CLI command imports this module
+
     hours = ranked_hours(resources, place)
     if not hours:
         raise InvalidJobError("WOEID", f"no hour is ranked for {place} yet; run `ebbflow pack submit hot-topics`")
@@ -46,7 +45,7 @@ def read_hot_list(resources: Resources, place: str, hour_ms: int | None, top: in
         raise InvalidJobError(
             "--hour", f"{label(hour_ms)} is not ranked for {place}; ranked hours: {', '.join(hours[-5:])}"
         )
-    ranked = resources.rankings.top(ranking_name(place, hour_ms), top)
+    ranked = resources.rankings.top(layout.ranking_name(place, hour_ms), top)
     details: dict[str, dict[str, str | None]] = {}
     archive = resources.archive
     if archive.exists(layout.hot(hour_ms)):

@@ -12,7 +12,7 @@ file reads the same inputs again instead of asking X (which only serves the curr
 
 from __future__ import annotations
 
-from workloads.hot_topics.hours import partition
+from workloads.hot_topics.hours import label, partition
 
 ROOT = "hot-topics"
 PART = "part-0.parquet"
@@ -36,6 +36,11 @@ def contexts_folder(hour_ms: int) -> str:
 
 def hot(hour_ms: int) -> str:
     return f"{ROOT}/hot/{partition(hour_ms)}/{PART}"
+
+
+def ranking_name(place: str | int, hour_ms: int) -> str:
+    """The ranking a reduce writes for a place (a WOEID, or "global") and hour: `hot:23424977:2026-12-01T05`."""
+    return f"hot:{place}:{label(hour_ms)}"
 
 
 def woeid_of(relative: str) -> int | None:

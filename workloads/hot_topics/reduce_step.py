@@ -53,10 +53,6 @@ HOT_SCHEMA = pa.schema(
 )
 
 
-def ranking_name(place: str | int, hour_ms: int) -> str:
-    return f"hot:{place}:{label(hour_ms)}"
-
-
 def run_reduce(payload: JSONValue, ctx: PackContext) -> JSONValue:
     assert isinstance(payload, dict)  # the schema says so; the scheduler checked it at submit
     hour_ms, top = int(payload["hour_ms"]), int(payload["top"])
@@ -85,7 +81,7 @@ def read_place_trends(ctx: PackContext, hour_ms: int, planned: list[int]) -> dic
     for woeid in planned:
         path = layout.contexts(hour_ms, woeid)
         if archive.exists(path):
-            out[str(woeid)] = _rows(archive.read_parquet(path))
+            out[str(woeid)] = place_trends_of(archive.read_parquet(path))
     return out
 
 
@@ -96,7 +92,8 @@ def search_all(videos: VideoPages, trends: list[MergedTrend], per_trend: int) ->
         return {trend_key(trend.trend): list(answer) for trend, answer in zip(trends, answers, strict=True)}
 
 
-def _rows(table: pa.Table) -> list[PlaceTrend]:
+def place_trends_of(table: pa.Table) -> list[PlaceTrend]:
+    """A map's output table (map_step.CONTEXTS_SCHEMA) as the rows the ranking reads."""
     return [
         PlaceTrend(
             row["trend"],
@@ -127,7 +124,7 @@ def _save(ctx: PackContext, hour_ms: int, hot: dict[str, list[HotVideo]], metada
     )
     rankings = ctx.resources.rankings
     for place, videos in sorted(hot.items()):
-        rankings.replace(ranking_name(place, hour_ms), {video.video_id: video.score for video in videos})
+        rankings.replace(layout.ranking_name(place, hour_ms), {video.video_id: video.score for video in videos})
     rows = [
         {
             "place": place,
