@@ -1,4 +1,4 @@
-# make demo: set up .venv and run the main job on the embedded default (SQLite, built-in job types)
+# make demo: set up .venv and run the whole system for ~2 minutes on the embedded default (SQLite, a local fleet)
 # make test: set up .venv, check the local Redis and MariaDB, then lint, type-check and run every test
 PYTHON ?= python3
 VENV := .venv

@@ -122,7 +122,8 @@ def _spot(
         added = allocate(deficit, [node_type for _, node_type in ranked], per_type(nodes), spread)
         for name, count in added.items():
             launches[name] = launches.get(name, 0) + count
-        reasons.append(f"spot: {deficit:.1f} slots short; launch {_describe(added) or 'nothing (no healthy type)'}")
+        nothing = "nothing (every healthy type is at its max_nodes)" if ranked else "nothing (no healthy type)"
+        reasons.append(f"spot: {deficit:.1f} slots short; launch {_describe(added) or nothing}")
         return
     if any(n.state == "launching" for n in nodes):
         return  # they were asked for on purpose: let them arrive before judging a surplus

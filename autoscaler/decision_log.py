@@ -1,7 +1,9 @@
 """Every decision with its inputs and reasons, one JSON object per line, newest last.
 
-`ebbflow autoscaler log` reads it back. A file (not the job store) so that reading why the fleet changed
-never depends on the queue being up, and so that it survives restarts of the head.
+`ebbflow autoscaler log` and `ebbflow chart` read it back. A file (not the job store) so that reading why
+the fleet changed never depends on the queue being up, and so that it survives restarts of the head.
+Readers take every field but `at` as optional: older lines lack the newer fields, and a round whose inputs
+could not be read logs only at, acted and hold.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from autoscaler.decide import Decision
+from autoscaler.fleet import NodeState, NodeType
 from autoscaler.snapshot import Snapshot
+from dispatcher.markets import Market
+
+# A Fleet reports only nodes not terminated, and each of these states bills or is about to: launching (asked
+# for and booting; counting it also shows a launch at once), running, and draining (it bills until its last
+# job ends). A node that is gone is simply absent. The set is spelled out so that a state added later (say,
+# "terminating") is left out of the counts until someone decides it bills.
+COUNTED_STATES: frozenset[NodeState] = frozenset({"launching", "running", "draining"})
 
 
 def entry(snapshot: Snapshot, decision: Decision, acted: bool) -> dict[str, Any]:
@@ -36,7 +46,39 @@ def entry(snapshot: Snapshot, decision: Decision, acted: bool) -> dict[str, Any]
         "nodes": dict(sorted(nodes.items())),
         "spot_prices": dict(snapshot.spot_prices),
         "errors": [f"{e.node_type}: {e.kind}: {e.message}" for e in snapshot.errors],
+        # for the queue-tracking chart (ebbflow/chart.py); lines written before these fields lack them
+        "pending_by_level": _pending_by_level(snapshot),
+        "nodes_by_market": _nodes_by_market(snapshot),
+        "cost_per_hour": round(sum(_price(snapshot, node_type) for node_type in _counted(snapshot)), 4),
     }
+
+
+def _pending_by_level(snapshot: Snapshot) -> dict[str, int]:
+    """Pending jobs per level index (a string: JSON keys are), every job type together."""
+    pending: Counter[int] = Counter()
+    for demand in snapshot.demand:
+        pending[demand.level] += demand.pending
+    return {str(level): pending[level] for level in sorted(pending)}
+
+
+def _nodes_by_market(snapshot: Snapshot) -> dict[str, int]:
+    counts = Counter(node_type.market for node_type in _counted(snapshot))
+    return {market.value: counts[market] for market in Market}
+
+
+def _counted(snapshot: Snapshot) -> list[NodeType]:
+    """The type of each node that counts for the chart. A node of a type the config no longer lists is left
+    out: neither its market nor its price is known."""
+    types = [snapshot.node_type(node.node_type) for node in snapshot.nodes if node.state in COUNTED_STATES]
+    return [node_type for node_type in types if node_type is not None]
+
+
+def _price(snapshot: Snapshot, node_type: NodeType) -> float:
+    """$/hour of one node: its spot price when known, else the on-demand price (for a spot type the ceiling
+    its price is held to, as the guard's budget counts an unknown price)."""
+    if node_type.market is Market.SPOT:
+        return snapshot.spot_prices.get(node_type.name, node_type.ondemand_price)
+    return node_type.ondemand_price
 
 
 def _arriving(snapshot: Snapshot) -> float | None:

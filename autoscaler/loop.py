@@ -40,6 +40,7 @@ class Autoscaler:
         busy_slots: Callable[[], Mapping[Market, int]],
         schedules: Sequence[CronSchedule] = (),
         clock: Callable[[], float] = time.time,
+        unplaced: Callable[[], Mapping[tuple[int, str], int]] | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.fleet = fleet
@@ -48,6 +49,8 @@ class Autoscaler:
         self.busy_slots = busy_slots
         self.schedules = schedules
         self.clock = clock
+        # (level, type) -> jobs the dispatcher in this process holds without a slot (see observe.queued_demand)
+        self.unplaced = unplaced
         self.actions: deque[Action] = deque()
         self.errors: deque[FleetError] = deque()
         self.vanished: deque[tuple[float, str]] = deque()  # (when, node type) of nodes gone undrained
@@ -85,6 +88,7 @@ class Autoscaler:
             None,
             tuple(self.actions),
             self.arrivals,
+            None if self.unplaced is None else self.unplaced(),
         )
         self._note_vanished(snapshot, now)
         # counted after the fleet was read, so a node gone since the last round counts in this one
@@ -96,7 +100,8 @@ class Autoscaler:
             try:
                 self.fleet.launch(name, count, request_id)
             except Exception as err:
-                log.warning("autoscaler: launch of %d x %s failed: %s", count, name, err)
+                extra = {"node_type": name, "count": count, "request_id": request_id}
+                log.warning("autoscaler: launch of %d x %s failed: %s", count, name, err, extra=extra)
                 self.errors.append(FleetError(name, "launch", now, str(err), request_id))
                 continue
             self.actions.append(Action(now, "launch", name, count))
@@ -104,7 +109,8 @@ class Autoscaler:
             try:
                 self.fleet.drain(decision.drains, f"ebbflow-{int(now)}-drain")
             except Exception as err:
-                log.warning("autoscaler: drain of %s failed: %s", ", ".join(decision.drains), err)
+                nodes = ", ".join(decision.drains)
+                log.warning("autoscaler: drain of %s failed: %s", nodes, err, extra={"node_ids": list(decision.drains)})
                 return
             self._drained.update(decision.drains)
             drained = Counter(self._known.get(node_id, "?") for node_id in decision.drains)

@@ -3,6 +3,7 @@ autoscaler's own memory. Only reads; every figure is stamped with the time it wa
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from autoscaler.arrivals import QueueArrivals, QueueKey
@@ -21,19 +22,27 @@ def expected_run_s(scheduler: Scheduler) -> dict[str, float]:
 
 
 def queued_demand(
-    scheduler: Scheduler, now_s: float, expected_s: Mapping[str, float], arrivals: QueueArrivals | None = None
+    scheduler: Scheduler,
+    now_s: float,
+    expected_s: Mapping[str, float],
+    arrivals: QueueArrivals | None = None,
+    unplaced: Mapping[QueueKey, int] | None = None,
 ) -> list[Demand]:
     """Pending work per (level, type): count x expected run time, earliest deadline slack, market rules;
     with `arrivals`, the work arriving per second too (and a Demand for a type that arrives but has
-    nothing pending)."""
+    nothing pending). `unplaced` are jobs the dispatcher has leased but has no slot for in their markets:
+    the store counts them as running, yet they wait for capacity exactly like pending ones. Left out, a
+    spot pool drained to zero would never grow back for them (they are leased again as soon as given back)."""
     stats = scheduler.store.stats()
     stream = None if arrivals is None else arrivals.update(now_s, stats.pending, _leases(scheduler), expected_s)
-    slack = _deadline_slack(scheduler, now_s, expected_s, {level for level, _ in stats.pending})
-    keys = {key for key, pending in stats.pending.items() if pending > 0}
+    waiting = Counter(stats.pending)
+    waiting.update(unplaced or {})
+    slack = _deadline_slack(scheduler, now_s, expected_s, {level for level, _ in waiting})
+    keys = {key for key, pending in waiting.items() if pending > 0}
     keys |= {key for key, rate in (stream or {}).items() if rate > 0}
     demands = []
     for level, job_type in sorted(keys):
-        pending = stats.pending.get((level, job_type), 0)
+        pending = waiting.get((level, job_type), 0)
         known = job_type in scheduler.registry
         spec = scheduler.registry.get(job_type) if known else None
         run_s = expected_s.get(job_type, spec.expected_run_s if spec else 1.0)
@@ -101,9 +110,10 @@ def build_snapshot(
     preemptions: Mapping[str, int] | None = None,
     actions: Sequence[Action] = (),
     arrivals: QueueArrivals | None = None,
+    unplaced: Mapping[QueueKey, int] | None = None,
 ) -> Snapshot:
     expected_s = expected_run_s(scheduler)
-    demand = queued_demand(scheduler, now_s, expected_s, arrivals)
+    demand = queued_demand(scheduler, now_s, expected_s, arrivals, unplaced)
     return Snapshot(
         at_s=now_s,
         inputs_at_s=now_s,

@@ -161,6 +161,10 @@ class Dispatcher:
                 self.counts.deferred += 1
         self.held = [Held(lease, since[lease.job.id]) for lease in placement.waiting]
 
+    def unplaced(self) -> Counter[tuple[int, str]]:
+        """(level, type) -> leased jobs waiting for a slot in their markets: still demand for capacity."""
+        return Counter((held.lease.job.level, held.lease.job.type) for held in self.held)
+
     def _lease_count(self, pools: PoolState) -> int:
         usable = pools.free(Market.SPOT) + pools.free(Market.ON_DEMAND)
         if usable == 0:

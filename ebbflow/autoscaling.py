@@ -55,9 +55,20 @@ def busy_slots_source(settings: Settings, scheduler: Scheduler) -> Callable[[], 
 
 
 def make_autoscaler(
-    settings: Settings, scheduler: Scheduler, fleet: Fleet, busy_slots: Callable[[], Mapping[Market, int]]
+    settings: Settings,
+    scheduler: Scheduler,
+    fleet: Fleet,
+    busy_slots: Callable[[], Mapping[Market, int]],
+    unplaced: Callable[[], Mapping[tuple[int, str], int]] | None = None,
 ) -> Autoscaler:
+    """`unplaced`: the dispatcher's leased-but-waiting jobs, when it runs in this process (the head)."""
     scaling = settings.autoscaler
     return Autoscaler(
-        scheduler, fleet, scaling.policy(), DecisionLog(scaling.log_path), busy_slots, schedules=settings.cron
+        scheduler,
+        fleet,
+        scaling.policy(),
+        DecisionLog(scaling.log_path),
+        busy_slots,
+        schedules=settings.cron,
+        unplaced=unplaced,
     )

@@ -6,7 +6,6 @@ Every SchedulerError (a refused submit, an unreachable store, a bad config) ends
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import socket
@@ -14,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import IO, Any
 
 import click
@@ -21,20 +21,22 @@ from pydantic import ValidationError
 from rich.console import Group, RenderableType
 from rich.live import Live
 
-from ebbflow import render, render_autoscaler, render_run
+from ebbflow import render, render_autoscaler, render_fleet, render_run
 from ebbflow.config import CONFIG_ENV, RaySettings, Settings, load_settings
 from ebbflow.config_errors import dotted
 from ebbflow.crons import tick_results
 from ebbflow.dead_letters import all_dead_ids
-from ebbflow.demo import INVALID_SLEEP_PAYLOADS, level_summaries, record_of, serve_order, submit_demo
 from ebbflow.durations import DURATION
 from ebbflow.hot_topics_cmd import hot_topics
 from ebbflow.inputs import read_payload
 from ebbflow.local_worker import LocalWorker, Outcome, RunRecord
+from ebbflow.logged_decisions import recent_decisions
+from ebbflow.logs import LOG_FORMATS, LogFormat, configure_logging
 from ebbflow.pack_cmd import emulate, pack
+from ebbflow.queue_demo import INVALID_SLEEP_PAYLOADS, level_summaries, record_of, serve_order, submit_demo
 from ebbflow.ray_worker import worker
 from ebbflow.render_crawls import crawls_section
-from ebbflow.reports import history_rows
+from ebbflow.reports import history_rows, level_status
 from ebbflow.simulate_cmd import simulate
 from ebbflow.stores import open_scheduler
 from scheduler.cron import CronRunner
@@ -150,17 +152,25 @@ def submit(
 @click.option("--count", type=click.IntRange(min=1), help="with --watch: stop after this many redraws")
 @pass_app
 def status(app: App, watch: bool, every: float, count: int | None) -> None:
-    """Queue depths per level and type, oldest waits, crawls.
+    """Queue depths per level and type, oldest waits against targets, the autoscaler's fleet, crawls.
 
     Pending and running jobs per level and job type, the oldest wait per level, totals, delayed jobs
-    and dead letters; then the related-video crawls' progress per depth.
+    and dead letters; each level's oldest wait against its autoscaler horizon; from the autoscaler's
+    decision log, busy slots per pool, nodes per node type and state, and its last decisions; then the
+    related-video crawls' progress per depth.
     """
     scheduler = app.scheduler()
 
     def current() -> RenderableType:
-        queue = render.status(scheduler.store.stats(), scheduler.config, scheduler.clock.now_ms())
+        stats, now_ms, config = scheduler.store.stats(), scheduler.clock.now_ms(), scheduler.config
+        decisions = recent_decisions(app.settings.autoscaler.log_path, render_fleet.DECISIONS_READ)
+        parts = [
+            render.status(stats, config, now_ms),
+            render_fleet.wait_targets(level_status(stats, len(config.levels), now_ms), config, app.settings.autoscaler),
+            render_fleet.autoscaler_section(decisions, now_ms / 1000),
+        ]
         crawls = crawls_section(readable_crawls(app.settings.packs))
-        return queue if crawls is None else Group(queue, crawls)
+        return Group(*parts) if crawls is None else Group(*parts, crawls)
 
     if not watch:
         show(current())
@@ -243,6 +253,28 @@ def history(app: App, window: float) -> None:
 
 
 @main.command()
+@click.option(
+    "--hours", type=click.FloatRange(min=0, min_open=True), default=24.0, show_default=True, help="how far back"
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="FILE.png or FILE.html"
+)
+@pass_app
+def chart(app: App, hours: float, output: Path) -> None:
+    """Draw the queue-tracking chart; print the path written.
+
+    Four panels over the last hours: queue depth per level, jobs finished per minute per level, nodes per
+    market, and spot prices with the fleet's cost per hour. An .html page adds a table of totals.
+    """
+    from ebbflow.chart import check_output, write_queue_chart  # matplotlib loads only for this command
+
+    check_output(output)  # a typo in -o fails before any store is opened
+    scheduler = app.scheduler()
+    until_s = scheduler.clock.now_ms() / 1000
+    click.echo(write_queue_chart(app.settings, scheduler, until_s - hours * 3600, until_s, output))
+
+
+@main.command()
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @pass_app
 def moves(app: App, limit: int) -> None:
@@ -310,13 +342,42 @@ def work(app: App, max_jobs: int | None, idle_exit: bool, batch: int, worker_nam
 
 
 @main.command()
+@click.option(
+    "--minutes", type=click.FloatRange(min=0.25, max=60), default=2.0, show_default=True, help="how long arrivals go on"
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="random seed: the same seed, the same mix")
+@click.option("--no-live", "no_live", is_flag=True, help="print events as lines instead of the live view")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".ebbflow/demo"),
+    show_default=True,
+    help="emptied, then holds the run's stores, logs and chart",
+)
+def demo(minutes: float, seed: int, no_live: bool, workdir: Path) -> None:
+    """The whole system on this machine for about two minutes.
+
+    SQLite stores, the synthetic world behind the local emulator, a local fleet of spot and on-demand
+    nodes grown and shrunk by the autoscaler, cron and the dispatcher, fed a realistic mix of work
+    (sign-ups, refreshes, an hour of hot topics, a stale-video sweep, a capped crawl, a 5,000-job burst,
+    a spot reclaim). Ends with a summary and the queue-tracking chart; leaves nothing running.
+    """
+    from ebbflow.demo import DemoOptions, run_demo
+    from ebbflow.demo.view import summary_view
+
+    console = render.make_console()
+    report = run_demo(DemoOptions(minutes=minutes, seed=seed, live=not no_live, workdir=workdir), console)
+    console.print(summary_view(report))
+
+
+@main.command("queue-demo")
 @click.option("--jobs", "job_count", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--tenants", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--seed", type=int, help="random seed, to repeat a run's mix of jobs")
 @click.option("--in-process", is_flag=True, help="run the jobs in this process instead of on a local Ray")
 @pass_app
-def demo(app: App, job_count: int, tenants: int, seed: int | None, in_process: bool) -> None:
-    """Queue and run a mix of short jobs.
+def queue_demo(app: App, job_count: int, tenants: int, seed: int | None, in_process: bool) -> None:
+    """The queue alone: queue and run a mix of short jobs (quick; `ebbflow demo` is the whole system).
 
     Submits noop and sleep jobs across classes and tenants (plus a few invalid ones, which are refused),
     runs them through the dispatcher on a local Ray (ray.address when set) and shows how each level was served.
@@ -352,8 +413,13 @@ def _run_on_ray(settings: Settings, scheduler: Scheduler, advance: Callable[[Run
 @main.command()
 @click.option("--ray-address", help="GCS host:port of a running Ray cluster  [default: ray.address, else a local Ray]")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning"]), default="info", show_default=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    help="text lines, or json: one object per line  [default: head.log_format, text]",
+)
 @pass_app
-def head(app: App, ray_address: str | None, log_level: str) -> None:
+def head(app: App, ray_address: str | None, log_level: str, log_format: LogFormat | None) -> None:
     """Run the head service: the dispatcher onto Ray, maintenance and cron.
 
     Leases jobs in MLFQ order and runs them as Ray tasks on spot and on-demand nodes until SIGTERM or
@@ -361,8 +427,8 @@ def head(app: App, ray_address: str | None, log_level: str) -> None:
     """
     from ebbflow.head import run_head  # Ray is imported only by the commands that use it (a second saved)
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = app.settings
+    configure_logging(log_level, log_format or settings.head.log_format)
     if ray_address is not None:
         settings = settings.model_copy(
             update={"ray": RaySettings(**{**settings.ray.model_dump(), "address": ray_address})}

@@ -25,6 +25,7 @@ from autoscaler.config import AutoscalerConfig
 from autoscaler.fleet import NodeType
 from dispatcher.config import DispatcherConfig
 from ebbflow.config_errors import describe_settings_error, describe_validation_error
+from ebbflow.logs import LogFormat
 from scheduler.config import SchedulerConfig
 from scheduler.cron import CronSchedule
 from scheduler.errors import ConfigError
@@ -121,6 +122,7 @@ class HeadSettings(BaseModel):
     metrics_host: str = Field(default="127.0.0.1", min_length=1, description="where /metrics listens")
     metrics_port: int = Field(default=9464, ge=0, le=65535, description="/metrics port; 0: any free port")
     metrics: bool = Field(default=True, description="serve Prometheus metrics on the head")
+    log_format: LogFormat = Field(default="text", description="text lines, or json: one object per line")
 
 
 JOB_TYPES_REFERENCE = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"

@@ -94,11 +94,14 @@ def run_head(
         Every(settings.head.report_every_s, lambda: log.info("%s", dispatcher.counts.summary())),
     ]
     if settings.autoscaler.enabled:
-        autoscaler = make_autoscaler(settings, scheduler, open_fleet(settings), busy_slots)
+        autoscaler = make_autoscaler(settings, scheduler, open_fleet(settings), busy_slots, dispatcher.unplaced)
         hooks.append(Every(settings.autoscaler.period_s, autoscaler.tick))
     metrics = None
     if settings.head.metrics:
-        collector = HeadMetrics(lambda: open_store(settings), settings.scheduler, lambda: dispatcher.counts)
+        decision_log = settings.autoscaler.log_path if settings.autoscaler.enabled else None
+        collector = HeadMetrics(
+            lambda: open_store(settings), settings.scheduler, lambda: dispatcher.counts, decision_log_path=decision_log
+        )
         metrics = serve_metrics(collector, settings.head.metrics_host, settings.head.metrics_port)
     stop_signals = (signal.SIGTERM, signal.SIGINT)
     previous = {sig: signal.signal(sig, lambda *_: dispatcher.request_stop()) for sig in stop_signals}

@@ -1,5 +1,9 @@
 """Prometheus metrics of the head (`/metrics`): queue depths and oldest waits per level, delayed and dead jobs,
-and the dispatcher's outcomes and tasks per market since the head started.
+the dispatcher's outcomes and tasks per market since the head started, and (given the autoscaler's decision
+log) its fleet, slots and decisions (ebbflow.metrics_autoscaler).
+
+Preemptions are the dispatcher's `ebbflow_dispatch_outcomes_total{outcome="preempted"}`: jobs released because
+their node went away. No separate preemption counter, as it would count the same events twice.
 
 The figures are read when Prometheus scrapes, not kept up to date in between: a scrape opens its own store
 connection (the HTTP server answers on its own thread, and an SQLite connection belongs to the thread that made
@@ -12,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from threading import Thread
 from wsgiref.simple_server import WSGIServer
 
@@ -20,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from dispatcher.inflight import DispatchCounts
+from ebbflow.metrics_autoscaler import DecisionMetrics
 from scheduler.config import SchedulerConfig
 from scheduler.store import JobStore
 
@@ -35,11 +41,13 @@ class HeadMetrics(Collector):
         config: SchedulerConfig,
         counts: Callable[[], DispatchCounts] | None = None,
         clock: Callable[[], float] = time.time,
+        decision_log_path: str | Path | None = None,
     ) -> None:
         self._open_store = open_store
         self._config = config
         self._counts = counts
         self._clock = clock
+        self._decisions = None if decision_log_path is None else DecisionMetrics(decision_log_path, clock)
 
     def collect(self) -> Iterator[Metric]:
         store = self._open_store()
@@ -66,6 +74,8 @@ class HeadMetrics(Collector):
         yield GaugeMetricFamily("ebbflow_dead_letters", "Jobs in the dead-letter queue", value=stats.dead)
         if self._counts is not None:
             yield from _dispatch(self._counts())
+        if self._decisions is not None:
+            yield from self._decisions.collect()
 
     def _level(self, level: int) -> str:
         return self._config.level_name(level) if 0 <= level < len(self._config.levels) else f"level {level}"

@@ -10,9 +10,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 from rich.text import Text
 
-from ebbflow.demo import DemoSubmission, LevelSummary
 from ebbflow.durations import format_duration_ms
 from ebbflow.local_worker import RunRecord, WorkerCounts
+from ebbflow.queue_demo import DemoSubmission, LevelSummary
 from ebbflow.render import level_name
 from scheduler.config import SchedulerConfig
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from autoscaler.config import AutoscalerConfig
 from autoscaler.decide import decide
 from autoscaler.snapshot import Action
 from dispatcher.markets import Market
-from tests.autoscaler.snapshots import PRICES, T, error, node, snap, work
+from tests.autoscaler.snapshots import PRICES, TYPES, T, error, node, snap, work
 
 # The tables below do their arithmetic with 25% slack and spread over the two best types whatever their
 # prices; the defaults' own values are tested where they matter.
@@ -196,3 +198,11 @@ def test_nodes_of_a_type_whose_price_spiked_are_replaced_then_drained():
     # a node with hours of work left stays: draining it would bill its idle slots longer than it saves
     busy = (node("od-1", "od"), node("b1", "spot-b", jobs=2, work_left=4 * 3600.0))
     assert plan(nodes=busy, busy_slots={Market.SPOT: 2}, spot_prices=prices) == ({}, [])
+
+
+def test_a_shortfall_with_every_type_full_says_so() -> None:
+    full = tuple(dataclasses.replace(t, max_nodes=1) for t in TYPES)
+    nodes = (node("od-1", "od"), node("a", "spot-a"), node("b", "spot-b"), node("c", "spot-c"))
+    decision = decide(snap(node_types=full, nodes=nodes, demand=(work(3, 1e6),)), CONFIG)
+    assert decision.launches == {}
+    assert any("launch nothing (every healthy type is at its max_nodes)" in r for r in decision.reasons)

@@ -92,3 +92,19 @@ def test_a_drained_node_going_away_is_not_a_preemption(scheduler, tmp_path):
     decision = autoscaler.tick()  # nothing queued: the idle spot node is drained
     assert decision.drains == ("a1",) and fleet.drained[0][0] == ("a1",)
     assert autoscaler.observe(NOW_MS / 1000 + 60).preemptions == {}
+
+
+def test_jobs_the_dispatcher_holds_without_a_slot_are_demand(scheduler, tmp_path):
+    # given nothing pending in the store, but 2000 jobs leased by the dispatcher in this process that no slot
+    # of their markets can take (the spot pool was drained to zero just before they arrived)
+    fleet = FakeFleet(TYPES, PRICES, [FleetNode("od-1", "od", "running", 0)])
+    background = len(scheduler.config.levels) - 1
+    blind = make(scheduler, tmp_path, fleet)
+    assert blind.tick().launches == {} and fleet.launched == []  # without them the fleet would never grow back
+    seeing = make(scheduler, tmp_path, fleet)
+    seeing.unplaced = lambda: {(background, "sleep"): 2000}
+    # when the autoscaler decides, it counts them as queued work and launches spot capacity for them
+    decision = seeing.tick()
+    assert [(name, count) for name, count, _ in fleet.launched] == [("spot-a", 1)]
+    assert DecisionLog(tmp_path / "decisions.jsonl").tail(1)[0]["pending"] == 2000
+    assert decision.need_slots[Market.SPOT] > 0

@@ -118,5 +118,10 @@ def running_on(key: str, node_id: str) -> list[str]:
     return [job for job, node in _redis().hgetall(f"{key}:on").items() if node == node_id and job not in done]
 
 
+def latest_node(key: str) -> dict[str, str]:
+    """Job id -> the node its latest run started on."""
+    return dict(_redis().hgetall(f"{key}:on"))
+
+
 def forget(key: str) -> None:
     _redis().delete(f"{key}:effects", f"{key}:runs", f"{key}:on")

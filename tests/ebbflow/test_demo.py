@@ -1,80 +1,154 @@
-"""`ebbflow demo` end to end on the embedded store, and the installed `ebbflow` console script."""
+"""`ebbflow demo`: the whole system on one machine, run as a user runs it, checked in its stores afterwards;
+and its parts (the mix, the cost meter, the live view) on their own."""
 
 from __future__ import annotations
 
+import os
+import random
 import re
-import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from ebbflow.demo import level_summaries, serve_order
-from ebbflow.local_worker import RunRecord
-from tests.ebbflow.conftest import pending_total
+from autoscaler.decide import Decision
+from autoscaler.fleet import FleetNode
+from dispatcher.inflight import DispatchCounts
+from dispatcher.local_cluster import _process_table
+from dispatcher.markets import Market
+from ebbflow.demo.fleet import DEMO_NODE_TYPES
+from ebbflow.demo.mix import MixSize, timeline
+from ebbflow.demo.report import CostMeter
+from ebbflow.demo.setup import demo_settings
+from ebbflow.demo.view import LiveState, live_view
+from ebbflow.stores import open_scheduler
+from scheduler.store import QueueStats
+from workloads.hot_topics.hours import hour_start
+from workloads.hot_topics.layout import ranking_name
+from workloads.resources import Resources
+from workloads.world import World
 
-LEVELS = ["urgent", "daily", "weekly", "background"]
-
-
-def test_demo_runs_end_to_end(cli, configured_store):
-    out = cli.ok("demo", "--jobs", "40", "--tenants", "3", "--seed", "7").stdout
-    assert "queued 40 jobs; 4 repeated idempotency keys returned the existing job" in out
-    refusals = [line for line in out.splitlines() if line.startswith("refused as expected: payload")]
-    assert len(refusals) == 3
-    assert "40/40" in out  # the progress bar's last state
-    assert "dead letters: 0" in out
-    # every level's jobs are reported, and they were served strictly top level first
-    served = re.search(r"serve order, lease by lease: (.*)", out)
-    assert served is not None
-    names = [part.split(" ×")[0] for part in served[1].split(" → ")]
-    assert names == sorted(names, key=LEVELS.index) and names[0] == "urgent"
-    assert sum(int(part.split("×")[1]) for part in served[1].split(" → ")) == 40
-    assert pending_total(configured_store()) == 0
-
-
-def test_a_second_demo_reports_only_its_own_jobs(cli):
-    cli.ok("submit", "noop", "--tenant", "earlier")
-    out = cli.ok("demo", "--jobs", "10", "--seed", "1").stdout
-    assert "the worker also ran 1 jobs that were queued before the demo" in out
-    assert "dead letters: 0" in out
+EBBFLOW = str(Path(sys.executable).with_name("ebbflow"))
+SEED = 3
+MINUTES = 0.5
 
 
-def record(job_id: str, level: int, outcome: str = "done", wait_ms: int = 10) -> RunRecord:
-    return RunRecord(job_id, "noop", "t", level, wait_ms, 1.0, outcome)  # type: ignore[arg-type]
+def ours(table: dict[int, tuple[int, list[str]]], before: set[int]) -> list[str]:
+    """Processes started since `before` that belong to Ray or ebbflow."""
+    return [
+        " ".join(argv)[:120]
+        for pid, (_, argv) in table.items()
+        if pid not in before and pid != os.getpid() and any(("ray" in arg or "ebbflow" in arg) for arg in argv[:3])
+    ]
 
 
-def test_serve_order_is_runs_of_levels():
-    records = [record("a", 0), record("b", 0), record("c", 2), record("d", 0)]
-    assert serve_order(records) == [(0, 2), (2, 1), (0, 1)]
+@pytest.mark.timeout(600)
+def test_the_demo_runs_the_whole_mix_on_a_local_fleet_and_leaves_nothing_running(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    env = {name: value for name, value in os.environ.items() if not name.upper().startswith("EBBFLOW_")}
+    before = set(_process_table())
+    args = [EBBFLOW, "demo", "--minutes", str(MINUTES), "--seed", str(SEED), "--no-live", "--workdir", str(workdir)]
+    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=540, check=False)
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    # then nothing it started is left: the fleet's raylets and workers, the emulator
+    assert ours(_process_table(), before) == []
+    # and the summary says a spot node was reclaimed, its jobs ran again, and nothing was lost or dead
+    assert "spot reclaims survived: 1 node(s) killed without notice" in out
+    assert ", 0 lost; dead letters: 0" in out and "still queued at the end: 0" in out
+    assert re.search(r"autoscaler launched [1-9]", out)
+    chart = workdir / "queue-chart.png"
+    assert f"queue-tracking chart: {chart}" in out.replace("\n", "")
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # and the stores hold every job of the mix finished, and each pack's results
+    size = MixSize().scaled(MINUTES)
+    settings = demo_settings(workdir, "http://127.0.0.1:1")
+    scheduler = open_scheduler(settings)
+    try:
+        stats = scheduler.store.stats()
+        assert stats.settled and stats.dead == 0
+        finished = Counter[str]()
+        for bucket in scheduler.store.history(0):
+            finished[bucket.type] += bucket.finished
+        assert finished["social-graph.fetch"] == size.signups + size.refreshes
+        assert finished["hot-topics.map"] == size.places and finished["hot-topics.reduce"] == 1
+        assert finished["sleep"] == size.burst
+        assert finished["stale-videos.check"] >= 1
+    finally:
+        scheduler.store.close()
+    resources = Resources(settings.packs)
+    try:
+        (crawl,) = resources.crawl_state.crawls()
+        summary = resources.crawl_state.summary(crawl)
+        assert summary is not None and summary.finished_ms is not None and summary.done == size.crawl_max_videos
+        arrivals = timeline(World(), size, MINUTES * 60, random.Random(SEED))
+        woeids = next(a.params["woeids"] for a in arrivals if a.kind == "hot-topics").split(",")
+        hours = {hour_start(summary.started_ms), hour_start(summary.started_ms) - 3_600_000}  # the run may cross
+        for woeid in woeids:
+            assert any(resources.rankings.top(ranking_name(woeid, hour), 1) for hour in hours), woeid
+        world = World()
+        stale = resources.index.count(stale=True)
+        assert stale > 0 and resources.index.count() > size.catalogue
+        checked = resources.index.get([world.video_id(500_000 + i) for i in range(size.catalogue)])
+        dead_in_index = {v for v, stored in checked.items() if stored.stale}
+        dead_in_world = {v for v in checked if (w := world.video(v)) is not None and w.status != "alive"}
+        assert dead_in_index == dead_in_world  # the sweep found exactly the dead links of the catalogue
+    finally:
+        resources.close()
 
 
-def test_level_summaries_count_only_the_demos_finished_jobs():
-    records = [record("a", 0, wait_ms=4), record("b", 0, wait_ms=100), record("c", 1, "retry"), record("x", 1)]
-    (summary,) = level_summaries(records, frozenset({"a", "b", "c"}))
-    assert (summary.level, summary.done) == (0, 2)
-    assert summary.wait.p50_ms == 4
-    assert summary.wait.p99_ms is not None and 90 <= summary.wait.p99_ms <= 110
+def test_the_mix_scales_with_the_minutes_and_repeats_with_the_seed() -> None:
+    world, size = World(), MixSize().scaled(1.0)
+    assert (size.burst, size.signups, size.places) == (2500, 10, 15)
+    first = timeline(world, size, 60, random.Random(1))
+    assert first == timeline(world, size, 60, random.Random(1))
+    assert [a.at_s for a in first] == sorted(a.at_s for a in first)
+    kinds = Counter(a.kind for a in first)
+    assert kinds == {
+        "signup": 10, "refresh": 30, "hot-topics": 1, "crawl": 1, "stale-sweep": 1, "burst": 1, "reclaim": 1
+    }  # fmt: skip
+    assert all(a.at_s <= 0.75 * 60 for a in first if a.kind in ("signup", "refresh"))
+    assert all(world.degree(str(a.params["users"])) <= 600 for a in first if a.kind in ("signup", "refresh"))
 
 
-def ebbflow_script() -> str:
-    script = Path(sys.executable).parent / "ebbflow"
-    found = str(script) if script.exists() else shutil.which("ebbflow")
-    if found is None:
-        pytest.fail("the `ebbflow` console script is not installed: run `.venv/bin/pip install -e .`")
-    return found
+def test_the_cost_meter_prices_billed_nodes_as_they_ran() -> None:
+    meter = CostMeter({t.name: t for t in DEMO_NODE_TYPES})
+    spot, ondemand = DEMO_NODE_TYPES[0], DEMO_NODE_TYPES[2]
+    nodes = [
+        FleetNode("a", spot.name, "running", 0.0),
+        FleetNode("b", ondemand.name, "draining", 0.0),
+        FleetNode("c", spot.name, "launching", 0.0),  # not billed yet
+    ]
+    meter.sample(nodes, {spot.name: 0.06}, 1000.0)
+    meter.sample(nodes, {spot.name: 0.06}, 1000.0 + 1800)  # half an hour later
+    assert meter.cost_usd == pytest.approx(0.5 * (0.06 + ondemand.ondemand_price))
+    assert meter.ondemand_usd == pytest.approx(0.5 * (spot.ondemand_price + ondemand.ondemand_price))
+    assert meter.node_s == {Market.SPOT: pytest.approx(1800), Market.ON_DEMAND: pytest.approx(1800)}
+    assert meter.peak_nodes == {Market.SPOT: 1, Market.ON_DEMAND: 1}
 
 
-def run_script(*args: str) -> subprocess.CompletedProcess[str]:
-    # The workdir fixture's environment (EBBFLOW_SQLITE__PATH in tmp_path) is inherited by the child.
-    return subprocess.run([ebbflow_script(), *args], capture_output=True, text=True, timeout=60, check=False)
-
-
-def test_the_console_script_runs(workdir):
-    first = run_script("submit", "noop", "--tenant", "t")
-    assert first.returncode == 0, first.stderr
-    assert first.stdout.strip().endswith("created")
-    bad = run_script("submit", "noop", "--tenant", "t", "--class", "vip")
-    assert bad.returncode == 2
-    assert bad.stderr.startswith("error: class: 'vip' is not a configured class")
-    assert bad.stdout == ""
+def test_the_live_view_shows_levels_fleet_and_the_last_decision_with_why() -> None:
+    stats = QueueStats(
+        pending={(0, "a"): 2, (3, "sleep"): 4000}, running={(3, "sleep"): 6}, delayed=0, dead=0,
+        oldest_enqueued_ms={0: 9_000, 3: 1_000},
+    )  # fmt: skip
+    decision = Decision({"spot-m5xl-a": 2}, reasons=("spot: 48.9 for the queue",), clamps=("max 1 per type",))
+    state = LiveState(
+        30, 120, stats, 10_000, ["urgent", "daily", "weekly", "background"],
+        [FleetNode("n1", "spot-m5xl-a", "running", 0), FleetNode("n2", "spot-m5xl-a", "launching", 0)],
+        DEMO_NODE_TYPES, {Market.SPOT: 2}, decision, 3.0, DispatchCounts(done=5, preempted=1),
+        ["20.4s  burst: 5,000 jobs"], {"spot-m5xl-a": 0.061},
+    )  # fmt: skip
+    console = Console(record=True, width=160)
+    console.print(live_view(state))
+    text = console.export_text()
+    assert "0:30 / 2:00" in text
+    assert re.search(r"background\s+│\s+4,000\s+│\s+6\s+│\s+9.0 s", text)
+    assert re.search(r"urgent\s+│\s+2\s+│\s+0\s+│\s+1.0 s", text)
+    assert re.search(r"spot-m5xl-a\s+│\s+spot\s+│\s+1\s+│\s+1\s+│\s+0.061", text)
+    assert "autoscaler (3 s ago): +2 spot-m5xl-a" in text
+    assert "why: spot: 48.9 for the queue" in text and "why: max 1 per type" in text
+    assert "preempted 1" in text and "burst: 5,000 jobs" in text
