@@ -22,6 +22,7 @@ from workloads.sources.urls import watch_url
 from workloads.world import World
 
 DAY_MS = 86_400_000
+MARKER = ".ebbflow-demo"  # in a folder the demo made, and so may empty
 EMULATOR_START_S = 30.0
 # The demo's levels: the defaults with allotments sized to minutes (the defaults are sized to a 10-minute
 # window of a real day), so a tenant that floods a level is demoted within the demo's run.
@@ -34,11 +35,19 @@ DEMO_LEVELS = (
 
 
 def prepare_workdir(workdir: Path) -> Path:
-    """An empty folder for this run (the chart and summary describe this run only)."""
+    """An empty folder for this run (the chart and summary describe this run only). Only a folder an earlier
+    demo made (it holds MARKER) is emptied: `--workdir ~` must never cost anyone their home directory."""
     workdir = workdir.resolve()
-    if workdir.exists():
+    if workdir.exists() and not workdir.is_dir():
+        raise ConfigError(f"--workdir: {workdir} is a file; give a folder (new, empty, or an earlier demo's)")
+    if workdir.exists() and any(workdir.iterdir()):
+        if not (workdir / MARKER).exists():
+            raise ConfigError(
+                f"--workdir: {workdir} is not empty and no earlier demo made it; give a new or empty folder"
+            )
         shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MARKER).write_text("made by `ebbflow demo`; the next demo with this --workdir empties it\n")
     return workdir
 
 
@@ -93,7 +102,8 @@ class Emulator:
         port = free_port()
         command = [str(Path(sys.executable).with_name("ebbflow")), "emulate", "--port", str(port)]
         with log_path.open("wb") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            # its own session: a Ctrl-C meant for the demo must not kill the world under the jobs still draining
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         emulator = cls(process, f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + EMULATOR_START_S
         while time.monotonic() < deadline:

@@ -42,13 +42,23 @@ def stop(process: subprocess.Popen[str], timeout_s: float = 60) -> str:
     return out
 
 
+def ray_address_of(cluster: subprocess.Popen[str]) -> str:
+    """The address `ebbflow local-cluster` prints; Ray may log a line or two before it."""
+    seen = []
+    for line in cluster.stdout or ():
+        if line.startswith("ray address: "):
+            return line.removeprefix("ray address: ").strip()
+        seen.append(line)
+        if len(seen) > 50:
+            break
+    pytest.fail(f"no ray address from local-cluster: {''.join(seen)}")
+
+
 def test_head_runs_jobs_on_a_local_multi_node_cluster(tmp_path: Path) -> None:
     cluster = start("local-cluster", "--spot", "1", "--ondemand", "1", cwd=tmp_path)
     head = None
     try:
-        line = cluster.stdout.readline() if cluster.stdout else ""
-        assert line.startswith("ray address: "), line
-        address = line.removeprefix("ray address: ").strip()
+        address = ray_address_of(cluster)
         for i in range(6):
             level = "new-signup" if i % 3 == 0 else "batch"
             submit = [EBBFLOW, "submit", "noop", "--tenant", f"t{i % 3}", "--class", level]

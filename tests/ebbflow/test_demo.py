@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -22,10 +23,12 @@ from dispatcher.markets import Market
 from ebbflow.demo.fleet import DEMO_NODE_TYPES
 from ebbflow.demo.mix import MixSize, timeline
 from ebbflow.demo.report import CostMeter
-from ebbflow.demo.setup import demo_settings
+from ebbflow.demo.setup import MARKER, demo_settings, prepare_workdir
 from ebbflow.demo.view import LiveState, live_view
 from ebbflow.stores import open_scheduler
+from scheduler.errors import ConfigError
 from scheduler.store import QueueStats
+from tests.ebbflow.conftest import Cli
 from workloads.hot_topics.hours import hour_start
 from workloads.hot_topics.layout import ranking_name
 from workloads.resources import Resources
@@ -152,3 +155,61 @@ def test_the_live_view_shows_levels_fleet_and_the_last_decision_with_why() -> No
     assert "autoscaler (3 s ago): +2 spot-m5xl-a" in text
     assert "why: spot: 48.9 for the queue" in text and "why: max 1 per type" in text
     assert "preempted 1" in text and "burst: 5,000 jobs" in text
+
+
+def test_the_workdir_is_emptied_only_when_an_earlier_demo_made_it(tmp_path: Path) -> None:
+    made = prepare_workdir(tmp_path / "demo")
+    (made / "queue.db").write_text("an earlier run")
+    assert prepare_workdir(made) == made and sorted(p.name for p in made.iterdir()) == [MARKER]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("years of work")
+    with pytest.raises(ConfigError, match=r"--workdir: .*mine is not empty and no earlier demo made it"):
+        prepare_workdir(tmp_path / "mine")
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "years of work"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"--workdir: .*file is a file"):
+        prepare_workdir(tmp_path / "file")
+
+
+def test_a_bad_workdir_is_one_error_line_naming_the_option(cli: Cli, workdir: Path) -> None:
+    (workdir / "notes").mkdir()
+    (workdir / "notes" / "todo.txt").write_text("keep me")
+    result = cli("demo", "--workdir", "notes")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --workdir:") and "no earlier demo made it" in result.output
+    assert (workdir / "notes" / "todo.txt").exists()
+
+
+@pytest.mark.timeout(300)
+def test_ctrl_c_stops_the_demo_early_with_its_summary_and_nothing_lost_or_left_running(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    env = {name: value for name, value in os.environ.items() if not name.upper().startswith("EBBFLOW_")}
+    before = set(_process_table())
+    args = [EBBFLOW, "demo", "--minutes", "2", "--seed", str(SEED), "--no-live", "--workdir", str(workdir)]
+    # its own process group, which a terminal's Ctrl-C signals as a whole (the emulator and Ray must survive it)
+    demo = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert demo.stdout is not None
+        lines = []
+        for line in demo.stdout:
+            lines.append(line)
+            if "stale-video sweep of the catalogue" in line:  # well into the run: sign-ups and packs in flight
+                break
+        os.killpg(demo.pid, signal.SIGINT)
+        out = "".join(lines) + demo.communicate(timeout=240)[0]
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 0, out
+    assert re.search(r"ran 0:[0-5]\d", out), out  # it stopped early ...
+    assert ", 0 lost; dead letters: 0" in out and "queue-tracking chart:" in out  # ... with its summary
+    assert ours(_process_table(), before) == []
+    # and every job it queued is finished or still queued: a drain gives unfinished ones back, never loses them
+    scheduler = open_scheduler(demo_settings(workdir, "http://127.0.0.1:1"))
+    try:
+        stats = scheduler.store.stats()
+        assert stats.dead == 0 and sum(stats.running.values()) == 0
+        left = re.search(r"still queued at the end: ([\d,]+)", out)
+        assert left is not None and int(left[1].replace(",", "")) == sum(stats.pending.values()) + stats.delayed
+    finally:
+        scheduler.store.close()
