@@ -33,7 +33,7 @@ from ebbflow.demo.fleet import DEMO_NODE_TYPES, SpotPrices, reclaim_spot_node
 from ebbflow.demo.mix import DEFAULT_MINUTES, Arrival, MixSize, Submitter, timeline
 from ebbflow.demo.report import CostMeter, DemoReport, finished_per_type, level_figures
 from ebbflow.demo.setup import Emulator, demo_settings, prepare_workdir, seed_catalogue
-from ebbflow.demo.view import LiveState, live_view, summary_view
+from ebbflow.demo.view import LiveState, describe_actions, live_view, summary_view
 from ebbflow.head import Every, head_name
 from ebbflow.stores import StoreSource, open_scheduler
 from scheduler.cron import CronRunner
@@ -157,7 +157,7 @@ def _run(options: DemoOptions, workdir: Path, emulator_url: str, console: Consol
             run.launches += launched
             run.drains += len(run.decision.drains)
             if launched or run.decision.drains:
-                run.event(f"autoscaler: {_acts(run.decision)} — {(run.decision.reasons or ('',))[0]}")
+                run.event(f"autoscaler: {describe_actions(run.decision)} — {(run.decision.reasons or ('',))[0]}")
 
         def state() -> LiveState:
             nodes = fleet.nodes()
@@ -242,12 +242,6 @@ def _wait_for_floor(autoscaler: Autoscaler, fleet: RayFleet, console: Console) -
             return
         time.sleep(1.0)
     raise SchedulerError(f"the on-demand floor node did not start within {FLOOR_TIMEOUT_S:.0f} s (see demo.log)")
-
-
-def _acts(decision: Decision) -> str:
-    launches = ", ".join(f"+{n} {name}" for name, n in decision.launches.items() if n > 0)
-    drains = f"drain {len(decision.drains)} node(s)" if decision.drains else ""
-    return "; ".join(part for part in (launches, drains) if part)
 
 
 def _status_line(state: LiveState) -> str:

@@ -99,6 +99,13 @@ def _fleet(state: LiveState) -> Table:
     return table
 
 
+def describe_actions(decision: Decision) -> str:
+    """What a decision does, e.g. "+2 spot-m5xl-a; drain 1 node(s)" ("" when it does nothing)."""
+    launches = ", ".join(f"+{n} {name}" for name, n in decision.launches.items() if n > 0)
+    drains = f"drain {len(decision.drains)} node(s)" if decision.drains else ""
+    return "; ".join(part for part in (launches, drains) if part)
+
+
 def _decision(state: LiveState) -> RenderableType:
     decision = state.decision
     if decision is None:
@@ -106,9 +113,7 @@ def _decision(state: LiveState) -> RenderableType:
     if decision.hold:
         what = decision.hold
     elif decision.acts:
-        launches = ", ".join(f"+{n} {name}" for name, n in decision.launches.items() if n > 0)
-        drains = f"drain {len(decision.drains)}" if decision.drains else ""
-        what = "; ".join(part for part in (launches, drains) if part)
+        what = describe_actions(decision)
     else:
         what = "no change"
     age = f" ({state.decision_age_s:.0f} s ago)" if state.decision_age_s is not None else ""
