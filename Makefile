@@ -38,6 +38,7 @@ bench: $(STAMP) services
 	$(BIN)/python bench/dedupe.py
 	$(BIN)/python bench/hot_topics_map.py
 	$(BIN)/python bench/hot_topics_hour.py
+	$(BIN)/python bench/hot_topics_ranking.py
 	$(BIN)/python bench/related_crawl.py
 
 clean:

@@ -37,8 +37,8 @@ from workloads.hot_topics.hours import HOUR_MS, hour_start, label
 from workloads.hot_topics.inputs import load_or_fetch
 from workloads.hot_topics.map_step import contexts_table
 from workloads.hot_topics.places import DEFAULT_WOEIDS, country_code
-from workloads.hot_topics.ranking import merge, pooled, score_place
-from workloads.hot_topics.reduce_step import place_trends_of, search_all
+from workloads.hot_topics.ranking import merge, pooled
+from workloads.hot_topics.reduce_step import lookup_all, place_trends_of, rank_live_videos, search_all
 from workloads.resources import Resources
 from workloads.world import WorldConfig
 
@@ -100,8 +100,9 @@ def plain_hour(settings: Settings, woeids: list[int]) -> float:
     merged = merge(places)
     found = search_all(resources.videos, list(merged.values()), 10)
     searched = {key: [meta.video_id for meta in found[key]] for key in merged}
-    for rows in [*places.values(), pooled(places, merged)]:
-        score_place(rows, searched, merged, 50)
+    metadata = {meta.video_id: meta for metas in found.values() for meta in metas}
+    views = {**places, "global": pooled(places, merged)}
+    rank_live_videos(views, searched, merged, 50, metadata, lambda ids: lookup_all(resources.videos, ids))
     seconds = time.perf_counter() - started
     resources.close()
     return seconds

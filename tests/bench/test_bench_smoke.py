@@ -83,6 +83,12 @@ def test_hot_topics_hour_runs_an_hour_on_ray_beside_the_plain_loop() -> None:
         assert needle in out
 
 
+def test_hot_topics_ranking_prints_precision_beside_each_signal_alone() -> None:
+    out = run("bench/hot_topics_ranking.py", "--hours", "2", "--places", "3")
+    for needle in ("PRIOR 20 (ebbflow)", "tweets' links alone", "search alone", "mean precision@10", "ratio"):
+        assert needle in out
+
+
 def test_related_crawl_prints_each_backend_beside_the_plain_loop() -> None:
     out = run("bench/related_crawl.py", "--videos", "60", "--depth", "3", "--backends", "sqlite,redis-bloom")
     for needle in ("plain loop", "crawl state on sqlite", "crawl state on redis-bloom", "videos/s"):

@@ -31,7 +31,7 @@ from tests.ebbflow.test_cli_head import EBBFLOW, start, stop
 from tests.stores import delete_redis_keys, leftover_redis_keys, redis_client
 from tests.workloads.contracts.conftest import MYSQL, mysql_admin
 from tests.workloads.test_emulate_cli import _first_answer
-from tests.workloads.test_hot_topics import PLACES, topic_videos
+from tests.workloads.test_hot_topics import PLACES, is_alive, topic_videos
 from tests.workloads.test_related_crawl import SEEDS, bfs
 from tests.workloads.test_social_graph import WORLD, assert_stream_matches_world
 from workloads.archive import Archive
@@ -260,8 +260,8 @@ def check_hot_topics(stack: Stack, readers: Readers) -> Ranked:
     hot = {name: readers.rankings.top(name, 1000) for name in names}
     for woeid in PLACES:
         ranked = [video for video, _ in hot[layout.ranking_name(woeid, hour)]]
-        assert len(ranked) == 50
-        assert sum(video in topic_videos(woeid, hour) for video in ranked[:10]) >= 8, (woeid, ranked[:10])
+        assert len(ranked) == 50 and all(map(is_alive, ranked))
+        assert sum(video in topic_videos(woeid, hour) for video in ranked[:10]) >= 9, (woeid, ranked[:10])
     archive = Archive.from_uri(str(stack.archive))
     per_place = {part(hour, woeid) for woeid in PLACES for part in (layout.tweets, layout.trends, layout.contexts)}
     assert set(archive.list(layout.ROOT)) == {*per_place, layout.hot(hour)}

@@ -9,7 +9,9 @@ import pytest
 from workloads.hot_topics.contexts import ContextRules, infer_contexts, lowered, trend_masks, video_shares
 from workloads.hot_topics.hours import HOUR_MS, hour_start, label, parse_hour, partition
 from workloads.hot_topics.inputs import MAX_QUERY_CHARS, trend_queries
-from workloads.hot_topics.ranking import PlaceTrend, merge, pooled, score_place, search_query
+from workloads.hot_topics.ranking import SEARCH_PRIOR_TWEETS, PlaceTrend, merge, pooled, score_place, search_query
+from workloads.hot_topics.reduce_step import rank_live_videos
+from workloads.sources.types import VideoMeta
 from workloads.world import World, WorldConfig
 from workloads.world.trends import context_terms
 
@@ -97,21 +99,57 @@ def test_merge_pools_support_across_places_case_blind():
     assert search_query(merged["#vote"]) == "Vote poll election senate"
 
 
-def test_scores_weigh_search_rank_and_shares_by_the_trends_share_of_talk():
+def test_scores_weigh_search_and_shares_as_tweets_by_the_trends_share_of_talk():
     merged = merge({"1": [row("Big", 99, ("a",), (50,)), row("Small", 0, (), ())]})
     rows = [row("Big", 99, ("a",), (50,), [("v-shared", 33)]), row("Small", 0, (), ())]
     searched = {"big": ["v1", "v2"], "small": ["v3"]}
     hot = score_place(rows, searched, merged, top=10)
     scores = {video.video_id: video.score for video in hot}
-    # Big has (99+1)/(99+1+0+1) of the talk, Small 1/101
-    assert scores["v1"] == pytest.approx(100 / 101 * 1.0)
-    assert scores["v2"] == pytest.approx(100 / 101 * 0.5)
-    assert scores["v-shared"] == pytest.approx(100 / 101 * 33 / 99)
-    assert scores["v3"] == pytest.approx(1 / 101)
-    assert [video.video_id for video in hot] == ["v1", "v2", "v-shared", "v3"]
+    # Big has (99+1)/(99+1+0+1) of the talk, Small 1/101; a search answer is worth PRIOR / (1 + position) tweets
+    # over the trend's tweets plus PRIOR
+    prior = SEARCH_PRIOR_TWEETS
+    assert scores["v1"] == pytest.approx(100 / 101 * prior / (99 + prior))
+    assert scores["v2"] == pytest.approx(100 / 101 * prior / 2 / (99 + prior))
+    assert scores["v-shared"] == pytest.approx(100 / 101 * 33 / (99 + prior))
+    assert scores["v3"] == pytest.approx(1 / 101)  # a trend without tweets has only the search to go by
+    assert [video.video_id for video in hot] == ["v-shared", "v1", "v2", "v3"]
     assert {video.video_id: video.trend for video in hot}["v3"] == "Small"
     assert {video.video_id: video.context for video in hot}["v3"] == ()  # no context anywhere
     assert score_place(rows, searched, merged, top=2) == hot[:2]
+    # and a video known to be gone is not ranked; the next one moves up
+    assert [video.video_id for video in score_place(rows, searched, merged, top=2, gone={"v1"})] == ["v-shared", "v2"]
+
+
+def test_a_big_trends_deep_search_answers_rank_below_a_small_trends_shared_video():
+    # a big trend's search runs out of its own videos and fills its page with other topics' ones, which none of
+    # its thousands of tweets link; a small trend's video that its tweets link and its search finds is hotter
+    rows = [row("Big", 5000, (), (), [("big-1", 900), ("big-2", 800)]), row("Small", 150, (), (), [("small-1", 15)])]
+    searched = {"big": ["big-1", "big-2", *(f"other-{n}" for n in range(18))], "small": ["small-1"]}
+    ranked = [video.video_id for video in score_place(rows, searched, merge({"1": rows}), top=4)]
+    assert ranked == ["big-1", "big-2", "small-1", "other-0"]
+
+
+def test_ranking_asks_about_the_videos_the_search_did_not_vouch_for_until_every_listed_one_is_up():
+    rows = [row("Big", 100, (), (), [("dead-1", 30), ("up-1", 20), ("dead-2", 10)])]
+    places = {"1": rows}
+    merged = merge(places)
+    searched = {"big": ["s-1", "s-2", "s-3"]}
+    metadata = {video: VideoMeta(video, f"title {video}", "channel") for video in searched["big"]}
+    site = {"up-1": VideoMeta("up-1", "title up-1", "channel")}  # the dead ones are unknown to it
+    asked: list[list[str]] = []
+
+    def lookup(video_ids: list[str]) -> list[VideoMeta | None]:
+        asked.append(video_ids)
+        return [site.get(video) for video in video_ids]
+
+    hot = rank_live_videos(places, searched, merged, 3, metadata, lookup)
+    # evidence in tweets: dead-1 30, s-1 20, up-1 20, dead-2 10, s-2 10, s-3 6.7 (ties by id). The first draw
+    # lists dead-1, s-1 and up-1: the two unknown ones are asked about together and dead-1 drops out; then dead-2
+    # moves in and is asked about alone; then s-2 takes its place
+    assert asked == [["dead-1", "up-1"], ["dead-2"]]
+    assert [video.video_id for video in hot["1"]] == ["s-1", "up-1", "s-2"]
+    assert all(video.video_id in metadata for video in hot["1"])
+    assert metadata["up-1"].title == "title up-1"
 
 
 def test_the_global_view_pools_tweets_and_shares():

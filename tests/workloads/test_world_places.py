@@ -134,6 +134,13 @@ def test_a_worldwide_query_finds_a_trend_wherever_it_is_tweeted(world: World) ->
     assert set(tweets_of_us) <= {t.tweet_id for t in found}
 
 
+def test_every_topic_has_its_own_two_word_name() -> None:
+    # on X a trend is its name: two topics under one name would be one trend with two topics' videos
+    names = [world_trends.topic_words(CONFIG, topic) for topic in range(world_trends.TOPICS)]
+    assert all(a != b for a, b in names)
+    assert len({frozenset(name) for name in names}) == world_trends.TOPICS
+
+
 def _topic_pair(world: World) -> tuple[int, int]:
     """Two topics that trend now and share a name word."""
     topics = {t.topic for woeid in HOT_TOPIC_WOEIDS for t in world.trends(woeid, HOUR)}

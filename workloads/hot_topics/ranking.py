@@ -8,20 +8,28 @@ Scoring, for place p (or the global view, which pools every place's tweets):
 
     weight(t)      = (tweets of t + 1) / sum over p's trends (tweets + 1)     the trend's share of the talk
     search(t, v)   = 1 / (1 + v's position in the search for t + its context)
-    shared(t, v)   = tweets of t linking v / tweets of t
-    score(v)       = sum over p's trends t of weight(t) * (search(t, v) + shared(t, v))
+    relevance(t, v)= (tweets of t linking v + PRIOR * search(t, v)) / (tweets of t + PRIOR)
+    score(v)       = sum over p's trends t of weight(t) * relevance(t, v)
 
-A video is listed under the trend that gave it most of its score. Scores are rounded so that a re-run of the hour
+The search is a prior worth PRIOR tweets, and the trend's own tweets update it: a trend with a handful of tweets
+is ranked by the search, one with thousands by what its tweets link. Why not add the two up: a search fills its
+page with other topics' videos once the trend's own run out, and a big trend's tenth result would then outrank a
+small trend's most shared video. Tweets that link nothing still count in the denominator, so a trend whose talk
+links no video leans on the search however big it is.
+
+A video is listed under the trend that gave it most of its score. Videos known to be gone are left out (the
+reduce asks the site about the ones the search did not return). Scores are rounded so that a re-run of the hour
 writes exactly the same rankings.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 CONTEXT_WORDS = 3
+SEARCH_PRIOR_TWEETS = 20  # PRIOR above: how many tweets' worth of evidence the search's answer is
 SCORE_DIGITS = 9
 
 
@@ -98,20 +106,29 @@ def pooled(places: Mapping[str, Sequence[PlaceTrend]], merged: Mapping[str, Merg
 
 
 def score_place(
-    rows: Sequence[PlaceTrend], searched: Mapping[str, Sequence[str]], merged: Mapping[str, MergedTrend], top: int
+    rows: Sequence[PlaceTrend],
+    searched: Mapping[str, Sequence[str]],
+    merged: Mapping[str, MergedTrend],
+    top: int,
+    gone: Container[str] = frozenset(),
+    prior_tweets: float = SEARCH_PRIOR_TWEETS,
 ) -> list[HotVideo]:
-    """The place's `top` videos, best first (ties by id). `searched` maps a trend key to its search results."""
+    """The place's `top` videos, best first (ties by id), none of them `gone`. `searched` maps a trend key to its
+    search results; `prior_tweets` is PRIOR (0: the tweets alone; a huge one: the search alone)."""
     total = sum(row.tweets + 1 for row in rows)
     scores: dict[str, float] = defaultdict(float)
     best: dict[str, tuple[float, PlaceTrend]] = {}
     for row in rows:
         weight = (row.tweets + 1) / total
-        parts: dict[str, float] = defaultdict(float)
+        evidence: dict[str, float] = defaultdict(float)  # in tweets
         for position, video in enumerate(searched.get(trend_key(row.trend), ())):
-            parts[video] += 1 / (1 + position)
+            evidence[video] += prior_tweets / (1 + position)
         for video, count in row.shares:
-            parts[video] += count / max(1, row.tweets)
-        for video, part in parts.items():
+            evidence[video] += count
+        for video, tweets in evidence.items():
+            if video in gone:
+                continue
+            part = tweets / (row.tweets + prior_tweets) if tweets else 0.0
             scores[video] += weight * part
             if video not in best or weight * part > best[video][0]:
                 best[video] = (weight * part, row)

@@ -4,11 +4,15 @@ each trend with its context, rank them per place and for the world, and write `h
 videos found, and the archive's `hot` table (the trend and context behind each ranked video, for
 `ebbflow hot-topics show`).
 
-A re-run reads the same archived map outputs and gets the same search answers, so it writes the same rankings.
+Only videos known to be up are ranked: the search returns only those, and the videos the tweets linked that the
+search did not return are asked about (oEmbed, which also gives their titles) once they would make a list; the gone
+ones are dropped and the lists drawn again. A re-run reads the same archived map outputs and gets the same answers
+(unless a video died in between), so it writes the same rankings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -59,11 +63,12 @@ def run_reduce(payload: JSONValue, ctx: PackContext) -> JSONValue:
     planned = [int(part) for part in str(payload["places"]).split(",")]
     places = read_place_trends(ctx, hour_ms, planned)
     merged = merge(places)
-    found = search_all(ctx.resources.videos, list(merged.values()), int(payload["search_results"]))
+    videos = ctx.resources.videos
+    found = search_all(videos, list(merged.values()), int(payload["search_results"]))
     searched = {key: [meta.video_id for meta in found[key]] for key in merged}
-    hot = {place: score_place(rows, searched, merged, top) for place, rows in places.items()}
-    hot[GLOBAL] = score_place(pooled(places, merged), searched, merged, top)
     metadata = {meta.video_id: meta for metas in found.values() for meta in metas}
+    views = {**places, GLOBAL: pooled(places, merged)}
+    hot = rank_live_videos(views, searched, merged, top, metadata, lambda ids: lookup_all(videos, ids))
     _save(ctx, hour_ms, hot, metadata)
     return {
         "hour": label(hour_ms),
@@ -90,6 +95,36 @@ def search_all(videos: VideoPages, trends: list[MergedTrend], per_trend: int) ->
     with ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="hot-topics-search") as pool:
         answers = pool.map(lambda trend: videos.search(search_query(trend), per_trend), trends)
         return {trend_key(trend.trend): list(answer) for trend, answer in zip(trends, answers, strict=True)}
+
+
+def rank_live_videos(
+    views: Mapping[str, Sequence[PlaceTrend]],
+    searched: Mapping[str, Sequence[str]],
+    merged: Mapping[str, MergedTrend],
+    top: int,
+    metadata: dict[str, VideoMeta],
+    lookup: Callable[[list[str]], list[VideoMeta | None]],
+) -> dict[str, list[HotVideo]]:
+    """Each view's `top` videos, none of them gone. `metadata` holds the videos known to be up (the search's); a
+    ranked video outside it is looked up (None: gone), and the lists are drawn again until every ranked video is
+    known. Each round settles the videos it asks about, so it ends; a dead video's place goes to the next one."""
+    gone: set[str] = set()
+    while True:
+        hot = {view: score_place(rows, searched, merged, top, gone) for view, rows in views.items()}
+        unknown = sorted({video.video_id for ranking in hot.values() for video in ranking} - metadata.keys())
+        if not unknown:
+            return hot
+        for video_id, meta in zip(unknown, lookup(unknown), strict=True):
+            if meta is None:
+                gone.add(video_id)
+            else:
+                metadata[video_id] = meta
+
+
+def lookup_all(videos: VideoPages, video_ids: list[str]) -> list[VideoMeta | None]:
+    """Each video's oEmbed metadata (None when it is gone), a few at a time."""
+    with ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="hot-topics-lookup") as pool:
+        return list(pool.map(videos.metadata, video_ids))
 
 
 def place_trends_of(table: pa.Table) -> list[PlaceTrend]:

@@ -115,11 +115,28 @@ def tweet_counts(total: int) -> tuple[int, ...]:
     return tuple(b - a for a, b in itertools.pairwise(bounds))
 
 
-@lru_cache(maxsize=4096)
 def topic_words(config: WorldConfig, topic: int) -> tuple[str, str]:
     """The two words a topic's name is made of ("amber", "anchor" for "#AmberAnchor" or "Amber Anchor")."""
-    a, b = (WORDS[h64(config.seed, "topic", topic, i) % len(WORDS)] for i in range(2))
-    return a, b
+    return _topic_name_table(config)[topic]
+
+
+@lru_cache(maxsize=16)
+def _topic_name_table(config: WorldConfig) -> tuple[tuple[str, str], ...]:
+    """Every topic's two name words: two different words, drawn again when another topic already has them (in
+    either order). On X a trend is its name, so two topics under one name would be one trend that the world
+    counted as two: a place's trend would bring the other topic's tweets and videos along."""
+    taken: set[frozenset[str]] = set()
+    table: list[tuple[str, str]] = []
+    for topic in range(TOPICS):
+        draw = 0
+        while True:
+            a, b = (WORDS[h64(config.seed, "topic", topic, draw + i) % len(WORDS)] for i in range(2))
+            draw += 2
+            if a != b and frozenset((a, b)) not in taken:
+                break
+        taken.add(frozenset((a, b)))
+        table.append((a, b))
+    return tuple(table)
 
 
 @lru_cache(maxsize=4096)

@@ -112,6 +112,10 @@ class World:
         """Trends of a place in the hour containing `hour_ms`, biggest first (empty for unknown places)."""
         return list(_trends.trends(self.config, woeid, hour_ms // _trends.HOUR_MS))
 
+    def trend_videos(self, trend: WorldTrend) -> list[WorldVideo]:
+        """The videos people share about the trend's topic, alive or not (the oracle of the hot-topics tests)."""
+        return [_videos.video_at(self.config, index) for index in _trends.topic_videos(self.config, trend.topic)]
+
     def tweets(self, woeid: int, hour_ms: int, query: str | None = None) -> list[WorldTweet]:
         """Tweets behind the place's trends in that hour (posted in the hour before), newest first; `query` (X's
         search syntax, see world.query; QueryError when malformed) keeps those it matches."""
