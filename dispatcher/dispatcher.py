@@ -172,13 +172,14 @@ class Dispatcher:
         return math.ceil(usable * self._hint) + self.config.prefetch - len(self.held)
 
     def _runnable(self, leases: list[Lease]) -> list[Lease]:
-        """Fail at once (no retry can help here) the jobs whose type this head cannot run."""
+        """Fail at once (no retry can help here) the jobs whose type this head cannot run, or whose payload no
+        longer passes its type's schema."""
         runnable = []
         for lease in leases:
-            if lease.job.type in self._runners:
+            problem = self.scheduler.registry.why_not_runnable(lease.job.type, lease.job.payload)
+            if problem is None:
                 runnable.append(lease)
             else:
-                problem = f"job type {lease.job.type!r} cannot run on this head (not registered, or no run function)"
                 self._fail(lease, problem, retryable=False)
         return runnable
 

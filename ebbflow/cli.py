@@ -43,6 +43,7 @@ from scheduler.cron import CronRunner
 from scheduler.errors import ConfigError, SchedulerError
 from scheduler.job import Lease
 from scheduler.queue import Scheduler
+from workloads.params import problem_of
 from workloads.related_crawl.progress import readable_crawls
 
 ERROR_EXIT = 2
@@ -59,7 +60,7 @@ class CliError(click.ClickException):
 def error_message(err: Exception) -> str:
     """One line per problem: a ConfigError already has one per line; anything else is folded to one."""
     if isinstance(err, ValidationError):
-        return "\n".join(f"{dotted(e['loc'])}: {e['msg']}" for e in err.errors(include_url=False))
+        return "\n".join(f"{dotted(e['loc'])}: {problem_of(e)}" for e in err.errors(include_url=False))
     if isinstance(err, ConfigError):
         return str(err)
     return " ".join(str(err).split())

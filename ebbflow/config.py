@@ -18,7 +18,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from autoscaler.config import AutoscalerConfig
@@ -47,18 +47,57 @@ class SQLiteSettings(BaseModel):
 
 
 class RedisSettings(BaseModel):
+    """Where the queue lives. The password goes in `password` (EBBFLOW_REDIS__PASSWORD), not in the URL, so
+    that the URL can be shown; `rediss://` turns TLS on, verified against `tls_ca_file` (else the system's CAs),
+    with `tls_cert_file` and `tls_key_file` when the server asks clients for a certificate."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     url: str = DEFAULT_REDIS_URL
     namespace: str = Field(default="ebbflow", pattern=NAMESPACE.pattern, description="Redis key namespace")
+    username: str | None = Field(default=None, min_length=1, description="ACL user (None: the default user)")
+    password: SecretStr | None = Field(default=None, description="AUTH password (requirepass or the ACL user's)")
+    tls_ca_file: str | None = Field(default=None, description="CA bundle that signed the server's certificate")
+    tls_cert_file: str | None = Field(default=None, description="client certificate, for tls-auth-clients")
+    tls_key_file: str | None = Field(default=None, description="the client certificate's private key")
 
     @field_validator("url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
-        # Checked here so a bad URL is a config error naming redis.url, not a ValueError deep in redis-py.
+        # Checked here so a bad URL is a config error naming redis.url, not a ValueError deep in redis-py. The
+        # message does not quote the URL: an old config may still carry a password in it.
         if not value.startswith(REDIS_SCHEMES):
-            raise ValueError(f"{value!r} must start with one of {', '.join(REDIS_SCHEMES)}")
+            raise ValueError(f"must start with one of {', '.join(REDIS_SCHEMES)} (TLS: rediss://)")
         return value
+
+    @field_validator("tls_ca_file", "tls_cert_file", "tls_key_file")
+    @classmethod
+    def _readable_file(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"{value!r} is not a file; give the path of a PEM file")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_needs_rediss(self) -> RedisSettings:
+        given = [name for name in ("tls_ca_file", "tls_cert_file", "tls_key_file") if getattr(self, name)]
+        if given and not self.url.startswith("rediss://"):
+            raise ValueError(f"{given[0]} is set but redis.url does not start with rediss:// (TLS)")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together: give both or neither")
+        return self
+
+    def connection_options(self) -> dict[str, Any]:
+        """What redis-py is given besides the URL (the only place the password is revealed)."""
+        options: dict[str, Any] = {}
+        if self.username is not None:
+            options["username"] = self.username
+        if self.password is not None:
+            options["password"] = self.password.get_secret_value()
+        if self.url.startswith("rediss://"):
+            options.update(ssl_cert_reqs="required", ssl_ca_certs=self.tls_ca_file)
+            if self.tls_cert_file is not None:
+                options.update(ssl_certfile=self.tls_cert_file, ssl_keyfile=self.tls_key_file)
+        return options
 
 
 class RaySettings(BaseModel):

@@ -165,11 +165,11 @@ class LocalWorker:
         return RunRecord(job.id, job.type, job.tenant, job.level, wait_ms, run_ms, outcome, lease.token)
 
     def _execute(self, lease: Lease) -> Outcome:
+        problem = self.scheduler.registry.why_not_runnable(lease.job.type, lease.job.payload)
         run = self._runner(lease.job.type)
-        if run is None:
+        if problem is not None or run is None:
             # Retrying here cannot help; from the dead-letter queue it can be retried where it does run.
-            problem = f"job type {lease.job.type!r} cannot run in this process (not registered, or no run function)"
-            return self._fail(lease, problem, retryable=False)
+            return self._fail(lease, problem or f"job type {lease.job.type!r} has no run function", retryable=False)
         try:
             run(lease.job.payload, JobContext(self.scheduler, lease))
         except JobCannotSucceed as hopeless:

@@ -65,9 +65,30 @@ def pack_submit(app: AppLike, pack_name: str, params: tuple[str, ...], job_class
 @click.option("--seed", type=int, default=7, show_default=True, help="the synthetic world's seed")
 @click.option("--users", type=click.IntRange(min=1), default=100_000, show_default=True)
 @click.option("--videos", type=click.IntRange(min=1), default=1_000_000, show_default=True)
-def emulate(host: str, port: int, seed: int, users: int, videos: int) -> None:
+@click.option(
+    "--fault-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="share of answers spoiled on purpose: a 5xx, a body cut short, a wrong shape, or a late answer",
+)
+@click.option(
+    "--fault-kinds",
+    default="error,truncated,wrong-shape,slow",
+    show_default=True,
+    help="which spoilings --fault-rate picks from",
+)
+def emulate(host: str, port: int, seed: int, users: int, videos: int, fault_rate: float, fault_kinds: str) -> None:
     """Serve the synthetic world over the APIs the sources call (Graph, X, video pages) until Ctrl-C."""
+    from workloads.emulator.faults import FAULT_KINDS, Faults
     from workloads.emulator.server import serve
     from workloads.world import WorldConfig
 
-    serve(WorldConfig(seed=seed, users=users, videos=videos), host=host, port=port)
+    kinds = tuple(kind.strip() for kind in fault_kinds.split(",") if kind.strip())
+    unknown = sorted(set(kinds) - set(FAULT_KINDS))
+    if unknown or not kinds:
+        raise click.BadParameter(
+            f"{unknown or kinds} is not a list of {', '.join(FAULT_KINDS)}", param_hint="--fault-kinds"
+        )
+    faults = Faults(rate=fault_rate, kinds=kinds, seed=seed)  # type: ignore[arg-type]  # checked just above
+    serve(WorldConfig(seed=seed, users=users, videos=videos), host=host, port=port, faults=faults)

@@ -22,7 +22,7 @@ from scheduler.redis_store import RedisStore
 from scheduler.sqlite_store import SQLiteStore
 from scheduler.store import JobStore
 from workloads.resources import ResourcesSource
-from workloads.settings import PacksSettings
+from workloads.settings import PacksSettings, secret_value
 
 REDIS_CONNECT_TIMEOUT_S = 5.0  # an address that drops packets must not hang the CLI for minutes
 
@@ -54,6 +54,8 @@ class StoreSource:
         sqlite = SQLiteSettings(path=str(Path(settings.sqlite.path).resolve()))
         part = settings.model_copy(update={"sqlite": sqlite, "cron": []})
         data = json.loads(part.model_dump_json(include={"store", "sqlite", "redis", "scheduler"}))
+        # model_dump masks the Redis password as well; it travels too, or a worker could not open the queue.
+        data["redis"]["password"] = secret_value(settings.redis.password) or None
         # The packs' settings travel with their secrets (model_dump would mask them) and absolute paths.
         data["packs"] = json.loads(ResourcesSource.from_settings(settings.packs).settings_json)
         return cls(json.dumps(data))
@@ -76,16 +78,32 @@ class StoreSource:
 
 def _open_redis(settings: Settings) -> RedisStore:
     client = redis.Redis.from_url(
-        settings.redis.url, decode_responses=True, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S
+        settings.redis.url,
+        decode_responses=True,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+        **settings.redis.connection_options(),
     )
+    where = client.connection_pool.connection_kwargs
+    address = where.get("path") or f"{where.get('host', 'localhost')}:{where.get('port', 6379)}"
     try:
         client.ping()
+    except redis.AuthenticationError as err:  # before ConnectionError: it is one
+        client.close()
+        raise StoreUnavailableError(
+            f"Redis at {address} refused ebbflow ({err}); set redis.password (EBBFLOW_REDIS__PASSWORD) and "
+            "redis.username to what the server expects"
+        ) from err
     except (redis.ConnectionError, redis.TimeoutError) as err:
         client.close()
-        where = client.connection_pool.connection_kwargs
-        address = where.get("path") or f"{where.get('host', 'localhost')}:{where.get('port', 6379)}"
+        hint = "check redis.tls_ca_file and that the server speaks TLS" if "SSL" in str(err) else ""
         raise StoreUnavailableError(
-            f"Redis at {address} is unreachable ({err}); start redis-server or set EBBFLOW_STORE=sqlite"
+            f"Redis at {address} is unreachable ({err}); " + (hint or "start redis-server or set EBBFLOW_STORE=sqlite")
+        ) from err
+    except redis.ResponseError as err:  # e.g. a password given to a server that has none
+        client.close()
+        raise StoreUnavailableError(
+            f"Redis at {address} refused ebbflow's AUTH ({err}); check redis.password (EBBFLOW_REDIS__PASSWORD) "
+            "and redis.username against the server's requirepass or ACL"
         ) from err
     return RedisStore(
         client,

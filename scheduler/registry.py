@@ -109,6 +109,20 @@ class JobTypeRegistry:
     def names(self) -> list[str]:
         return sorted(self._types)
 
+    def why_not_runnable(self, job_type: str, payload: JSONValue) -> str | None:
+        """Why a leased job cannot run here, or None. A queue entry is read back from a shared store that
+        others may write around the submit API, so its type must be a registered one with a run function
+        (nothing is imported for a name) and its payload must still pass the type's schema."""
+        spec = self._types.get(job_type)
+        if spec is None or spec.run is None:
+            known = ", ".join(name for name in self.names() if self._types[name].run is not None) or "none"
+            return f"job type {job_type!r} cannot run here: not registered, or no run function (runnable: {known})"
+        try:
+            spec.check_payload(payload)
+        except PayloadError as err:
+            return f"the stored payload fails its type's schema, so it was not written by a submit: {err}"
+        return None
+
     def __contains__(self, name: object) -> bool:
         return name in self._types
 

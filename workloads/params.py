@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from scheduler.errors import InvalidJobError
 
@@ -30,7 +31,12 @@ def parse_params(model: type[BaseModel], pairs: Sequence[str]) -> BaseModel:
         name = ".".join(str(part) for part in first["loc"]) or "params"
         known = ", ".join(model.model_fields)
         hint = f" (this pack's parameters: {known})" if first["type"] == "extra_forbidden" else ""
-        raise InvalidJobError(f"--param {name}", f"{first['msg']}{hint}") from None
+        raise InvalidJobError(f"--param {name}", f"{problem_of(first)}{hint}") from None
+
+
+def problem_of(detail: ErrorDetails) -> str:
+    """pydantic's message for one problem, without the "Value error, " it puts before a validator's own."""
+    return detail["msg"].removeprefix("Value error, ")
 
 
 def split_commas(value: object) -> object:

@@ -3,20 +3,25 @@ where `packs.rankings` points, so they read it here, the same way, and a mistake
 
     redis://host:port/db?prefix=ebbflow:   port defaults to 6379, db to 0, prefix to "ebbflow:";
                                            redis://:password@host... or user:password@ for an ACL user
+    rediss://...&tls_ca_file=/ca.pem       TLS, verified against that CA (else the system's); add
+                                           tls_cert_file and tls_key_file when the server asks for a client
+                                           certificate
 
 Everything is checked before a client is built; no message quotes the URL (workloads.store_urls).
 """
 
 from __future__ import annotations
 
-from urllib.parse import SplitResult, parse_qs, unquote
+from typing import Any
+from urllib.parse import unquote
 
 from redis import Redis
 
-from workloads.store_urls import StoreUrl
+from workloads.store_urls import TLS_PARAMETERS, StoreUrl
 
 DEFAULT_PREFIX = "ebbflow:"
 DEFAULT_PORT = 6379
+SCHEMES = ("redis://", "rediss://")
 
 
 def open_redis_url(spec: StoreUrl, url: str) -> tuple[Redis, str]:
@@ -24,7 +29,9 @@ def open_redis_url(spec: StoreUrl, url: str) -> tuple[Redis, str]:
     parts, port = spec.split(url, default_port=DEFAULT_PORT)
     if not parts.hostname:
         raise spec.bad("the redis URL has no host")
-    prefix, db = _prefix(spec, parts), _db(spec, parts.path)
+    query = spec.query(parts, ("prefix", *TLS_PARAMETERS))
+    prefix, db = query.get("prefix", DEFAULT_PREFIX), _db(spec, parts.path)
+    tls = _tls_options(spec, query, parts.scheme == "rediss")
     client = Redis(
         host=parts.hostname,
         port=port,
@@ -32,6 +39,7 @@ def open_redis_url(spec: StoreUrl, url: str) -> tuple[Redis, str]:
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         decode_responses=True,
+        **tls,
     )
     return client, prefix
 
@@ -45,17 +53,17 @@ def _db(spec: StoreUrl, path: str) -> int:
     return int(db)
 
 
-def _prefix(spec: StoreUrl, parts: SplitResult) -> str:
-    if parts.fragment:
-        raise spec.bad("the redis URL takes no fragment")
-    try:
-        query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError as err:
-        raise spec.bad("the redis URL's query string is malformed") from err
-    unknown = sorted(set(query) - {"prefix"})
-    if unknown:
-        raise spec.bad(f"unknown redis URL parameter {unknown[0]!r}; only prefix is known")
-    values = query.get("prefix", [DEFAULT_PREFIX])
-    if len(values) != 1:
-        raise spec.bad("the redis URL gives prefix more than once")
-    return values[0]
+def _tls_options(spec: StoreUrl, query: dict[str, str], tls: bool) -> dict[str, Any]:
+    files = spec.tls_files(query)
+    given = [name for name, path in files.items() if path]
+    if given and not tls:
+        raise spec.bad(f"{given[0]} needs a rediss:// URL (TLS)")
+    if not tls:
+        return {}
+    return {
+        "ssl": True,
+        "ssl_cert_reqs": "required",
+        "ssl_ca_certs": files["tls_ca_file"],
+        "ssl_certfile": files["tls_cert_file"],
+        "ssl_keyfile": files["tls_key_file"],
+    }

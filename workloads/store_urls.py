@@ -4,9 +4,11 @@ thing about the same mistake. No message ever quotes the URL itself: it may hold
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
+from pathlib import Path
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 SQLITE_PREFIX = "sqlite:///"
+TLS_PARAMETERS = ("tls_ca_file", "tls_cert_file", "tls_key_file")
 
 
 @dataclass(frozen=True)
@@ -37,3 +39,30 @@ class StoreUrl:
             return parts, parts.port or default_port
         except ValueError as err:  # a port that is not a number, or out of range
             raise self.bad(f"the {url.partition(':')[0]} port must be a number from 1 to 65535") from err
+
+    def query(self, parts: SplitResult, known: tuple[str, ...]) -> dict[str, str]:
+        """The URL's query parameters, each given once and each one of `known`."""
+        scheme = parts.scheme
+        if parts.fragment:
+            raise self.bad(f"the {scheme} URL takes no fragment")
+        try:
+            query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+        except ValueError as err:
+            raise self.bad(f"the {scheme} URL's query string is malformed") from err
+        unknown = sorted(set(query) - set(known))
+        if unknown:
+            raise self.bad(f"unknown {scheme} URL parameter {unknown[0]!r}; known: {', '.join(known) or 'none'}")
+        repeated = sorted(name for name, values in query.items() if len(values) != 1)
+        if repeated:
+            raise self.bad(f"the {scheme} URL gives {repeated[0]} more than once")
+        return {name: values[0] for name, values in query.items()}
+
+    def tls_files(self, query: dict[str, str]) -> dict[str, str | None]:
+        """The TLS_PARAMETERS of a query (None when not given), each an existing file, cert and key together."""
+        files = {name: query.get(name) or None for name in TLS_PARAMETERS}
+        for name, path in files.items():
+            if path is not None and not Path(path).is_file():
+                raise self.bad(f"{name} is not a file; give the path of a PEM file")
+        if (files["tls_cert_file"] is None) != (files["tls_key_file"] is None):
+            raise self.bad("tls_cert_file and tls_key_file go together: give both or neither")
+        return files

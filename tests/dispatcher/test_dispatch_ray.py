@@ -9,6 +9,7 @@ from dispatcher.markets import Market
 from scheduler.job import JobState
 from tests.dispatcher import jobs
 from tests.dispatcher.conftest import Head
+from tests.stores import written_around_submit
 
 
 def markets_by_node(cluster: LocalCluster) -> dict[str, Market]:
@@ -62,7 +63,14 @@ def test_failures_time_limits_and_crashes_follow_the_scheduler(full_cluster: Loc
     boom = head.scheduler.submit("t-boom", None, tenant="t", max_attempts=2).job_id
     hang = head.submit("t-hang", 1, sleep=30)[0]
     resume = head.submit("t-resume", 1)[0]
+    # and queue entries written around the submit API: code that is not a registered type, a refused payload
+    named_code = written_around_submit(head.scheduler, "os:system", '"rm -rf /"')
+    bad_payload = written_around_submit(head.scheduler, "t-hang", '{"sleep": "forever"}')
     counts = head.dispatcher().run(until=head.until_empty())
+    # then the head runs neither: both are dead after one lease, with the reason
+    for job_id, reason in [(named_code, "'os:system' cannot run here"), (bad_payload, "fails its type's schema")]:
+        refused = head.scheduler.get(job_id)
+        assert refused.state is JobState.DEAD and refused.attempts == 1 and reason in (refused.error or "")
     # then the raising job is dead after its 2 attempts, with its traceback
     dead = head.scheduler.get(boom)
     assert dead.state is JobState.DEAD and dead.attempts == 2

@@ -47,6 +47,6 @@ def test_a_bad_redis_url_is_a_config_error(cli, monkeypatch):
     result = cli("status")
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        "error: config: redis.url: 'http://127.0.0.1:6379' must start with one of redis://, rediss://, unix:// "
+        "error: config: redis.url: must start with one of redis://, rediss://, unix:// (TLS: rediss://) "
         "(from EBBFLOW_REDIS__URL)"
     ]

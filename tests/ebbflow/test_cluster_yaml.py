@@ -95,7 +95,9 @@ def test_the_cron_entries_name_installed_job_types():
 
 def test_the_stores_workers_use_are_the_heads_servers_not_local_files():
     env = (ROOT / "deploy" / "head_env.sh").read_text()
-    for variable in ("EBBFLOW_REDIS__URL=redis://${ip}", "EBBFLOW_PACKS__RANKINGS=redis://${ip}",
-                     "EBBFLOW_PACKS__INDEX=mysql://"):  # fmt: skip
+    for variable in ("EBBFLOW_REDIS__URL=redis://${ip}", "EBBFLOW_PACKS__RANKINGS=redis://:${redis_password}@${ip}",
+                     "EBBFLOW_PACKS__INDEX=mysql://", "EBBFLOW_REDIS__PASSWORD=${redis_password}"):  # fmt: skip
         assert variable in env
+    # the head's Redis listens on the private network: it requires the password
+    assert 'echo "requirepass ${redis_password}"' in env
     assert SETTINGS.store == "redis" and SETTINGS.packs.archive.startswith("s3://")

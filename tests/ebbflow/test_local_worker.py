@@ -14,6 +14,7 @@ from scheduler.job import JobState, JSONValue
 from scheduler.queue import Scheduler
 from scheduler.registry import JobType, JobTypeRegistry
 from scheduler.sqlite_store import SQLiteStore
+from tests.stores import written_around_submit
 
 
 def fail_until_checkpointed(payload: JSONValue, context: JobContext) -> JSONValue:
@@ -94,7 +95,7 @@ def test_the_last_attempt_dead_letters_the_job(scheduler):
 def test_a_type_without_run_goes_to_the_dead_letters_at_once(scheduler):
     job_id = scheduler.submit("norun", tenant="a").job_id
     assert LocalWorker(scheduler, idle_exit=True).run().dead == 1
-    assert "cannot run in this process" in scheduler.get(job_id).error
+    assert "cannot run here: not registered, or no run function" in scheduler.get(job_id).error
 
 
 def test_max_jobs_limits_what_is_leased(scheduler):
@@ -152,3 +153,21 @@ def test_maintain_runs_every_few_seconds(scheduler):
     LocalWorker(scheduler, batch=1, idle_exit=True, maintain_every_s=5, clock=lambda: now[0]).run()
     # then it maintained at the start and once the next 5 s had passed
     assert calls == [0.0, 6.0]
+
+
+def test_queue_entries_written_around_submit_run_nothing_and_say_why(scheduler):
+    # given entries naming code that is not a registered type, and a registered type with a payload its schema
+    # refuses
+    named_code = written_around_submit(scheduler, "os:system", '"rm -rf /"')
+    bad_payload = written_around_submit(scheduler, "sleep", '{"seconds": "forever"}')
+    fine = scheduler.submit("noop", tenant="a").job_id
+    # when a worker drains the queue
+    counts = LocalWorker(scheduler, idle_exit=True).run()
+    # then both are dead at once (no attempt is worth retrying), with the reason, and the good job ran
+    assert counts.dead == 2 and counts.done == 1 and scheduler.get(fine).state is JobState.DONE
+    named = scheduler.get(named_code)
+    assert named.state is JobState.DEAD and named.attempts == 1
+    assert "'os:system' cannot run here: not registered" in (named.error or "")
+    refused = scheduler.get(bad_payload)
+    assert refused.state is JobState.DEAD and "fails its type's schema" in (refused.error or "")
+    assert "payload['seconds']" in (refused.error or "")

@@ -13,7 +13,8 @@ UNAVAILABLE_PAGE = f'<html><script>var x = {{{UNAVAILABLE_MARKER},"errorScreen":
     ("status", "body", "expected"),
     [
         (200, "<html><title>A video - YouTube</title></html>", Liveness("alive", None)),
-        (204, "", Liveness("alive", None)),
+        (204, "", Liveness("retry", "incomplete page")),
+        (200, "<html><title>A video - YouTube</title><body>Up next", Liveness("retry", "incomplete page")),
         (404, "Not Found", Liveness("dead", "404")),
         (410, "Gone", Liveness("dead", "410")),
         (200, UNAVAILABLE_PAGE, Liveness("dead", "unavailable page")),
@@ -30,7 +31,7 @@ def test_classify(status: int, body: str, expected: Liveness) -> None:
 
 def test_a_page_that_only_mentions_the_words_is_alive() -> None:
     # given a live video whose title happens to be "Video unavailable"
-    body = '<meta property="og:title" content="Video unavailable"><script>{"playabilityStatus":{"status":"OK"}}'
+    body = '<meta property="og:title" content="Video unavailable"><script>{"playabilityStatus":{"status":"OK"}}</html>'
     # then only the player status counts
     assert classify(200, body) == Liveness("alive", None)
 

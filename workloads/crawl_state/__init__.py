@@ -39,6 +39,7 @@ from workloads.crawl_state.base import (
 from workloads.crawl_state.redis import RedisCrawlState
 from workloads.crawl_state.sqlite import SQLiteCrawlState
 from workloads.rankings import URL as RANKINGS_URL
+from workloads.redis_urls import SCHEMES as REDIS_SCHEMES
 from workloads.redis_urls import open_redis_url
 from workloads.store_urls import SQLITE_PREFIX
 
@@ -61,6 +62,6 @@ def open_crawl_state(url: str) -> CrawlState:
     """Open the crawl state beside the rankings a `packs.rankings` URL names; a malformed URL raises ValueError."""
     if url.startswith(SQLITE_PREFIX):
         return SQLiteCrawlState(RANKINGS_URL.sqlite_path(url))
-    if url.startswith("redis://"):
+    if url.startswith(REDIS_SCHEMES):
         return RedisCrawlState(*open_redis_url(RANKINGS_URL, url))
     raise RANKINGS_URL.unsupported(url)

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from workloads.emulator import graph, video, x, x_search, youtube
+from workloads.emulator.faults import FaultPlan, Faults, spoil
 from workloads.emulator.ratelimit import Family, Limiter, RateLimits
 from workloads.emulator.state import STATE, EmulatorState, json_answer
 from workloads.world import World
@@ -24,10 +25,17 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _GRAPH_VERSION = r"{version:v\d+\.\d+}"
 
 
-def make_app(world: World, limits: RateLimits | None = None, clock: Callable[[], float] = time.time) -> web.Application:
-    """The application serving `world`; `clock` (epoch seconds) decides which posts exist yet and rate windows."""
+def make_app(
+    world: World,
+    limits: RateLimits | None = None,
+    clock: Callable[[], float] = time.time,
+    faults: Faults | None = None,
+) -> web.Application:
+    """The application serving `world`; `clock` (epoch seconds) decides which posts exist yet and rate windows;
+    `faults` spoils a share of the answers (workloads.emulator.faults)."""
     app = web.Application(middlewares=[_gatekeeper])
-    app[STATE] = EmulatorState(world, Limiter(limits if limits is not None else RateLimits(), clock), clock)
+    plan = FaultPlan(faults) if faults is not None and faults.rate > 0 else None
+    app[STATE] = EmulatorState(world, Limiter(limits if limits is not None else RateLimits(), clock), clock, plan)
     app.router.add_get(f"/{_GRAPH_VERSION}/{{user}}/friends", graph.handle_friends)
     app.router.add_get(f"/{_GRAPH_VERSION}/{{user}}/feed", graph.handle_feed)
     app.router.add_post(f"/{_GRAPH_VERSION}/", graph.handle_batch)
@@ -68,6 +76,10 @@ async def _gatekeeper(request: web.Request, handler: Handler) -> web.StreamRespo
         response: web.StreamResponse = _too_many(family, request.path)
     else:
         response = await handler(request)
+        plan = request.app[STATE].faults
+        fault = plan.next_fault() if plan is not None else None
+        if plan is not None and fault is not None:
+            response = await spoil(fault, plan, response)
     if family != "video" or not verdict.allowed:  # the video site sends no rate headers unless it throttles
         response.headers.update(verdict.headers())
     return response

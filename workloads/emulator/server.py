@@ -16,7 +16,9 @@ from collections.abc import Callable
 from aiohttp import web
 
 from workloads.emulator.app import make_app
+from workloads.emulator.faults import Faults
 from workloads.emulator.ratelimit import RateLimits
+from workloads.emulator.state import STATE
 from workloads.world import World, WorldConfig
 
 _START_TIMEOUT_S = 10.0
@@ -33,8 +35,9 @@ class EmulatorServer:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.time,
+        faults: Faults | None = None,
     ) -> None:
-        self._app = make_app(World(world_config), limits, clock)
+        self._app = make_app(World(world_config), limits, clock, faults)
         self._host = host
         self._port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -48,6 +51,12 @@ class EmulatorServer:
         if not self._ready.is_set() or self._error is not None:
             raise RuntimeError("the emulator is not running")
         return f"http://{self._host}:{self._port}"
+
+    @property
+    def faults_served(self) -> dict[str, int]:
+        """How many answers of each fault kind were spoiled so far (empty without faults)."""
+        plan = self._app[STATE].faults
+        return dict(plan.served) if plan is not None else {}
 
     @property
     def is_running(self) -> bool:
@@ -114,7 +123,8 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
     print_fn: Callable[..., None] | None = print,
+    faults: Faults | None = None,
 ) -> None:
     """Serve in the foreground until Ctrl-C (for `ebbflow emulate`)."""
-    app = make_app(World(world_config), limits)
+    app = make_app(World(world_config), limits, faults=faults)
     web.run_app(app, host=host, port=port, access_log=None, print=print_fn, shutdown_timeout=_SHUTDOWN_TIMEOUT_S)

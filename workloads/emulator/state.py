@@ -1,4 +1,4 @@
-"""What every handler of the emulator shares: the world, the clock and the rate limiter."""
+"""What every handler of the emulator shares: the world, the clock, the rate limiter and the fault plan."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from workloads.emulator.faults import FaultPlan
 from workloads.emulator.ratelimit import Limiter
 from workloads.world import World
 
@@ -21,6 +22,7 @@ class EmulatorState:
     world: World
     limiter: Limiter
     clock: Callable[[], float]
+    faults: FaultPlan | None = None  # answers spoiled on purpose (workloads.emulator.faults)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

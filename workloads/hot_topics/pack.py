@@ -21,7 +21,7 @@ from workloads.hot_topics import layout
 from workloads.hot_topics.hours import HOUR_MS, hour_start, label, parse_hour
 from workloads.hot_topics.places import DEFAULT_WOEIDS, known
 from workloads.pack import Pack, PackJobType, PlannedJob
-from workloads.params import split_commas
+from workloads.params import problem_of, split_commas
 
 TENANT = "hot-topics"
 
@@ -99,7 +99,7 @@ def run_plan(payload: JSONValue, ctx: PackContext) -> JSONValue:
     try:
         params = HotTopicsParams.model_validate(values)
     except ValidationError as err:  # a bad cron payload: no retry can fix it
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors(include_url=False))
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {problem_of(e)}" for e in err.errors(include_url=False))
         raise JobCannotSucceed(f"hot-topics.plan payload: {problems}") from None
     if tick_ms is not None and params.hour is None:
         params = params.model_copy(update={"hour": label(hour_start(int(tick_ms)))})

@@ -6,6 +6,9 @@ URLs (the `packs.index` setting):
     sqlite:////abs/path.db         an absolute path
     mysql://user:password@host:port/database
                                    password optional (URL-encoded, like the user); port defaults to 3306
+    mysql://...?tls_ca_file=/ca.pem
+                                   TLS, the server's certificate verified against that CA (host name
+                                   included); tls_cert_file and tls_key_file add a client certificate
 
 Choices the contract (workloads.index.base) leaves open, decided here for both backends and pinned by
 tests/workloads/contracts/:
@@ -28,7 +31,7 @@ from workloads.index.base import CheckOutcome, CheckResult, StoredVideo, VideoIn
 from workloads.index.migrations import MigrationError
 from workloads.index.mysql import MySQLVideoIndex
 from workloads.index.sqlite import SQLiteVideoIndex
-from workloads.store_urls import SQLITE_PREFIX, StoreUrl
+from workloads.store_urls import SQLITE_PREFIX, TLS_PARAMETERS, StoreUrl
 
 __all__ = [
     "CheckOutcome",
@@ -64,12 +67,20 @@ def open_index(url: str) -> VideoIndex:
 
 def _open_mysql(url: str) -> MySQLVideoIndex:
     parts, port = URL.split(url, default_port=3306)
+    database = _database(parts)
+    files = URL.tls_files(URL.query(parts, TLS_PARAMETERS))
+    if files["tls_ca_file"] is None and files["tls_cert_file"] is not None:
+        raise URL.bad("tls_cert_file needs tls_ca_file: the server's certificate must be verified too")
+    ssl = None
+    if files["tls_ca_file"] is not None:
+        ssl = {"ca": files["tls_ca_file"], "cert": files["tls_cert_file"], "key": files["tls_key_file"]}
     return MySQLVideoIndex(
         host=_required(parts.hostname, "host"),
         port=port,
         user=unquote(_required(parts.username, "user")),
         password=unquote(parts.password or ""),
-        database=_database(parts),
+        database=database,
+        ssl={key: value for key, value in ssl.items() if value is not None} if ssl else None,
     )
 
 
@@ -83,6 +94,4 @@ def _database(parts: SplitResult) -> str:
     database = unquote(parts.path.removeprefix("/"))
     if not database or "/" in database:
         raise URL.bad("the mysql URL needs one database name as its path")
-    if parts.query or parts.fragment:
-        raise URL.bad("the mysql URL takes no query string or fragment")
     return database

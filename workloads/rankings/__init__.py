@@ -23,6 +23,7 @@ from workloads.rankings.base import DEFAULT_MAX_LEN, Rankings
 from workloads.rankings.redis import RedisRankings
 from workloads.rankings.sqlite import SQLiteRankings
 from workloads.redis_urls import DEFAULT_PREFIX, open_redis_url
+from workloads.redis_urls import SCHEMES as REDIS_SCHEMES
 from workloads.store_urls import SQLITE_PREFIX, StoreUrl
 
 __all__ = ["DEFAULT_MAX_LEN", "DEFAULT_PREFIX", "URL", "Rankings", "RedisRankings", "SQLiteRankings", "open_rankings"]
@@ -35,6 +36,6 @@ def open_rankings(url: str) -> Rankings:
     """Open the rankings a `packs.rankings` URL names; a malformed URL raises ValueError."""
     if url.startswith(SQLITE_PREFIX):
         return SQLiteRankings(URL.sqlite_path(url))
-    if url.startswith("redis://"):
+    if url.startswith(REDIS_SCHEMES):
         return RedisRankings(*open_redis_url(URL, url))
     raise URL.unsupported(url)

@@ -92,6 +92,7 @@ def fetch_job(crawl: str, video: str, seq: int, depth: int, tenant: str) -> Plan
 
 def run_fetch(payload: JSONValue, ctx: PackContext) -> JSONValue:
     from workloads.index import VideoRecord
+    from workloads.sources.errors import SourceUnavailableError
     from workloads.sources.urls import watch_url
 
     assert isinstance(payload, dict)  # the schema says so; the scheduler checked it at submit
@@ -101,6 +102,8 @@ def run_fetch(payload: JSONValue, ctx: PackContext) -> JSONValue:
     if state.is_done(crawl, seq):
         return {"video": video, "skipped": "already crawled"}
     page = ctx.resources.videos.page(video)
+    if page.liveness.verdict == "retry":  # unread is not "no related videos": the subtree would be lost
+        raise SourceUnavailableError(f"watch page of {video} unreadable ({page.liveness.reason}); retried later")
     alive = page.liveness.verdict == "alive"
     related = list(page.related) if alive else []
     claim = state.claim_children(crawl, seq, depth + 1, related)

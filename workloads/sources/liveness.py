@@ -1,7 +1,8 @@
 """Is a video still there? A pure reading of one watch-page answer: status code and body in, verdict out.
 
 Only strong evidence makes a video dead (a 404, a 410, or the page that says it is unavailable): the stale-video
-pack deletes what this calls dead, so anything unclear (throttling, server errors, odd statuses) asks for a retry.
+pack deletes what this calls dead, so anything unclear (throttling, server errors, odd statuses, a page cut short)
+asks for a retry.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def classify(status: int, body: str) -> Liveness:
     if 200 <= status < 300:
         if UNAVAILABLE_MARKER in body:
             return Liveness("dead", "unavailable page")
+        if not body[-64:].rstrip().lower().endswith("</html>"):  # cut short on the way: it proves nothing
+            return Liveness("retry", "incomplete page")
         return Liveness("alive", None)
     # 3xx (consent walls, sign-in redirects), 401/403: not proof of anything about the video itself.
     return Liveness("retry", f"unexpected {status}")

@@ -15,7 +15,13 @@ from typing import Any
 import httpx
 
 from workloads.sources.closing import HttpSource
-from workloads.sources.errors import AccessDeniedError, BadResponseError, RateLimitedError, SourceError
+from workloads.sources.errors import (
+    AccessDeniedError,
+    BadResponseError,
+    RateLimitedError,
+    SourceError,
+    SourceUnavailableError,
+)
 from workloads.sources.liveness import Liveness
 from workloads.sources.ratelimit import Clock, RetryPolicy, Sleep, send_with_retry
 from workloads.sources.types import Page, Secret, VideoMeta, reveal
@@ -68,10 +74,10 @@ class VideoPages(HttpSource):
         if response.status_code != 200:
             raise BadResponseError(f"{_API}: unexpected HTTP {response.status_code} from oembed for {video_id}")
         body = self._json(response)
-        try:
-            return VideoMeta(video_id=video_id, title=str(body["title"]), channel=str(body["author_name"]))
-        except (KeyError, TypeError) as err:
-            raise BadResponseError(f"{_API}: oembed answer for {video_id} lacks title or author_name") from err
+        title, channel = (body.get(name) if isinstance(body, dict) else None for name in ("title", "author_name"))
+        if not isinstance(title, str) or not isinstance(channel, str):
+            raise BadResponseError(f"{_API}: oembed answer for {video_id} lacks a title or author_name string")
+        return VideoMeta(video_id=video_id, title=title, channel=channel)
 
     def page(self, video_id: str) -> WatchPage:
         """Fetch and read the watch page (429s waited out and 5xx retried first)."""
@@ -79,8 +85,12 @@ class VideoPages(HttpSource):
         return parse_watch_page(video_id, response.status_code, response.text)
 
     def related(self, video_id: str) -> list[str]:
-        """Ids the watch page links to as related videos (empty when the video is not alive)."""
-        return list(self.page(video_id).related)
+        """Ids the watch page links to as related videos (empty when the video is dead); SourceUnavailableError
+        when the page could not be read (throttled, 5xx, cut short): "no related videos" would be a lie."""
+        page = self.page(video_id)
+        if page.liveness.verdict == "retry":
+            raise SourceUnavailableError(f"{_API}: watch page of {video_id} unreadable ({page.liveness.reason})")
+        return list(page.related)
 
     def search(self, query: str, max_results: int = 25) -> list[VideoMeta]:
         """Videos the Data API finds for `query`, best first, up to `max_results` (paging 50 at a time).

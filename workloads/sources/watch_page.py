@@ -35,7 +35,10 @@ def parse_watch_page(video_id: str, status: int, body: str) -> WatchPage:
     liveness = classify(status, body)
     if liveness.verdict != "alive":
         return WatchPage(video_id, liveness)
-    return WatchPage(video_id, liveness, _title(body), _duration_s(body), related_ids(video_id, body))
+    title = _title(body)
+    if title is None:  # every watch page has one: this is an error page or a proxy's, not the video's
+        return WatchPage(video_id, Liveness("retry", "not a watch page (no og:title)"))
+    return WatchPage(video_id, liveness, title, _duration_s(body), related_ids(video_id, body))
 
 
 def related_ids(video_id: str, body: str) -> tuple[str, ...]:
