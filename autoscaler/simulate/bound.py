@@ -57,6 +57,10 @@ only for schedules meeting every due time, and jobs without a target wait must f
 time past the trace's last event is moved to the step after it, where held capacity counts as bought
 (optimistic, keeps the LP small); the simulator bills a period at the price at its end (up to one
 decision period late), so its bill can undercut the bound around a price drop.
+
+Code layout: this module holds the entry point (`lower_bound`, `BoundResult`); `bound_steps` turns the trace
+into steps, `bound_capacity` prices capacity per step and window (the closed form), `bound_dual` builds and
+solves the LP for the rest, and `bound_types` holds the shared types.
 """
 
 from __future__ import annotations
@@ -65,30 +69,17 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
-from scipy import sparse
-from scipy.optimize import linprog
 
-from autoscaler.simulate.model import Market as MarketTrace
+from autoscaler.simulate.bound_capacity import group_jobs, step_capacity, sum_by, window_argmin
+from autoscaler.simulate.bound_dual import solve_held_dual
+from autoscaler.simulate.bound_steps import job_steps, type_steps
+from autoscaler.simulate.bound_types import Billing, Method, OndemandLevels, Outages
 from autoscaler.simulate.model import Trace
 from dispatcher.markets import Market
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-Bool = npt.NDArray[np.bool_]
-
-Billing = Literal["second", "hour"]
-Outages = Literal["hold", "drop"]
-OndemandLevels = Literal["all", "top"]
-Method = Literal["highs", "highs-ds", "highs-ipm"]
-
 DEFAULT_SLA_S = (60.0, 900.0, 3600.0, 21600.0)  # the simulator's target waits per level
-# linprog's status for the dual HiGHS solves: it is never infeasible (all zeros is a point of it), and it is
-# unbounded exactly when the bound's LP is infeasible (some work has no capacity in its window)
-_STATUS = {0: "optimal", 1: "limit reached", 2: "numerical difficulties", 3: "infeasible", 4: "numerical difficulties"}
 
 
 @dataclass(frozen=True)
@@ -118,53 +109,6 @@ class BoundResult:
     @property
     def ok(self) -> bool:
         return self.status == "optimal"
-
-
-@dataclass(frozen=True)
-class _Jobs:
-    arrive: I64  # step of arrival
-    due: I64  # last step it may be worked on
-    work_h: F64  # slot-hours
-    top: Bool  # level 0
-
-
-@dataclass(frozen=True)
-class _Capacity:
-    """Per step, the cheapest column bought freely (row 0: spot types, row 1: the others; $/slot-hour, inf:
-    none), and the chained columns kept (held through an outage: x[k, h] <= x[k, h-1])."""
-
-    cheap_cost: F64  # (2, H)
-    cheap_type: I64  # (2, H)
-    ch_type: I64
-    ch_step: I64
-    ch_cost: F64
-    ch_start: Bool  # first column of its chain (chains are contiguous, in step order)
-    held: Bool  # (H,) steps with a kept chained column
-
-
-@dataclass(frozen=True)
-class _Groups:
-    """Jobs aggregated for the LP: window on the held steps (indices into them), closed-form price."""
-
-    first: I64
-    last: I64
-    work_h: F64
-    unit: F64  # $/slot-hour: the least free price in the whole window
-    kind: I64  # the node type offering it
-    spot_only: Bool  # below level 0 with on-demand serving level 0 only
-
-
-@dataclass(frozen=True)
-class _Solved:
-    cost_by: F64
-    hours_by: F64
-    total: float
-    status: str
-    message: str
-    variables: int
-    constraints: int
-    nonzeros: int
-    solve_s: float
 
 
 def lower_bound(
@@ -202,11 +146,11 @@ def lower_bound(
         raise ValueError(f"node types need slots >= 1: {[t.name for t in types if t.slots <= 0]}")
     n_types = len(types)
     split_top = ondemand_levels == "top"
-    jobs, horizon, open_last = _jobs(trace, step_s, sla_s, end_s)
-    price, open_ = _type_steps(market, horizon, step_s, outages, reclaim_grace_s)
+    jobs, horizon, open_last = job_steps(trace, step_s, sla_s, end_s)
+    price, open_ = type_steps(market, horizon, step_s, outages, reclaim_grace_s)
     slots = np.asarray([t.slots for t in types], dtype=np.float64)
     spot = np.asarray([t.market is Market.SPOT for t in types], dtype=np.bool_)
-    cap = _capacity(price / slots[:, None], open_, spot, open_last=open_last, split_top=split_top, prune=decompose)
+    cap = step_capacity(price / slots[:, None], open_, spot, open_last=open_last, split_top=split_top, prune=decompose)
     held = cap.held if decompose else np.ones(horizon, dtype=np.bool_)
     # per job: the least free price in its window (row 1: spot slots only), and the type offering it
     any_row = np.where(cap.cheap_cost[0] <= cap.cheap_cost[1], 0, 1)
@@ -217,23 +161,23 @@ def lower_bound(
     unit = np.empty(len(jobs.arrive))
     kind = np.empty(len(jobs.arrive), dtype=np.int64)
     for row, mask in enumerate((~spot_only, spot_only)):
-        at = _window_argmin(prices[row], jobs.arrive[mask], jobs.due[mask])
+        at = window_argmin(prices[row], jobs.arrive[mask], jobs.due[mask])
         unit[mask], kind[mask] = prices[row][at], kinds[row][at]
     held_before = np.concatenate(([0], np.cumsum(held)))
     first, last = held_before[jobs.arrive], held_before[jobs.due + 1] - 1
     in_lp = first <= last
     free = ~in_lp
-    cost_by = _sum_by(kind[free], jobs.work_h[free] * unit[free], n_types)
-    hours_by = _sum_by(kind[free], jobs.work_h[free], n_types)
+    cost_by = sum_by(kind[free], jobs.work_h[free] * unit[free], n_types)
+    hours_by = sum_by(kind[free], jobs.work_h[free], n_types)
     total = float(np.sum(jobs.work_h[free] * unit[free]))
     status, message = "optimal", "separable: every window's least free price"
     if not np.all(np.isfinite(unit[free])):
         status, message = "infeasible", "a job's window has no capacity"
-    groups = _group(first[in_lp], last[in_lp], jobs.work_h[in_lp], unit[in_lp], kind[in_lp], spot_only[in_lp])
+    groups = group_jobs(first[in_lp], last[in_lp], jobs.work_h[in_lp], unit[in_lp], kind[in_lp], spot_only[in_lp])
     built, solved = time.perf_counter(), 0.0
     sizes = (0, 0, 0)
     if status == "optimal" and len(groups.first):
-        lp = _solve_held(groups, cap, np.flatnonzero(held), prices, kinds, spot, split_top, method, time_limit_s)
+        lp = solve_held_dual(groups, cap, np.flatnonzero(held), prices, kinds, spot, split_top, method, time_limit_s)
         status, message, sizes = lp.status, lp.message, (lp.variables, lp.constraints, lp.nonzeros)
         cost_by, hours_by, total = cost_by + lp.cost_by, hours_by + lp.hours_by, total + lp.total
         built, solved = time.perf_counter() - lp.solve_s, lp.solve_s
@@ -288,326 +232,6 @@ def _check_options(
         raise ValueError(f"method must be 'highs', 'highs-ds' or 'highs-ipm', not {method!r}")
 
 
-def _jobs(trace: Trace, step_s: float, sla_s: Sequence[float] | None, end_s: float | None) -> tuple[_Jobs, int, bool]:
-    """Arrival and due step of every job with work, the number of steps, and whether the last step stands
-    for all later ones (dues beyond every event are cut to it; no outage row into it then)."""
-    arrivals = trace.arrivals
-    at, work, deadline = arrivals.at_s, arrivals.work_s, arrivals.deadline_s
-    if not (math.isfinite(trace.duration_s) and trace.duration_s >= 0):
-        raise ValueError(f"the trace's duration_s must be >= 0, not {trace.duration_s}")
-    _first_bad(~(np.isfinite(at) & (at >= 0)), at, "arrival at_s must be finite and >= 0")
-    _first_bad(~(np.isfinite(work) & (work >= 0)), work, "work_s must be finite and >= 0")
-    _first_bad(deadline < at, deadline, "deadline_s is before the job's arrival (no schedule can meet it)")
-    _first_bad(arrivals.level < 0, arrivals.level.astype(np.float64), "level must be >= 0")
-    end = trace.duration_s if end_s is None else end_s
-    keep = work > 0
-    at, work, deadline, level = at[keep], work[keep], deadline[keep], arrivals.level[keep]
-    last = np.maximum(at, end)
-    if sla_s is None:
-        due_s = last
-    else:
-        waits = np.asarray(sla_s, dtype=np.float64)
-        wait = waits[np.minimum(level.astype(np.int64), len(waits) - 1)]
-        due_s = np.where(np.isfinite(wait), at + wait + work, last)
-    due_s = np.where(np.isfinite(deadline), deadline, due_s)  # NaN and +inf: no deadline
-    arrive = np.floor(at / step_s).astype(np.int64)
-    due = np.maximum(np.ceil(due_s / step_s).astype(np.int64) - 1, arrive)
-    steps = max(1, math.ceil(end / step_s), math.ceil(trace.duration_s / step_s))
-    market_at = trace.market.at_s
-    last_event = max(
-        steps - 1,
-        int(arrive.max()) if len(arrive) else 0,
-        int(np.floor(market_at.max() / step_s)) if len(market_at) else 0,
-    )
-    constant_from = last_event + 1  # every step from here on has the same prices and availability
-    open_last = bool(len(due)) and int(due.max()) > constant_from
-    if open_last:
-        due = np.minimum(due, constant_from)
-        horizon = constant_from + 1
-    else:
-        horizon = max(steps, int(due.max()) + 1 if len(due) else 1)
-    return _Jobs(arrive, due, work / 3600.0, level == 0), horizon, open_last
-
-
-def _first_bad(bad: Bool, values: F64, what: str) -> None:
-    if bad.any():
-        index = int(np.argmax(bad))
-        raise ValueError(f"{int(bad.sum())} job(s): {what} (first: row {index}, value {values[index]})")
-
-
-def _type_steps(market: MarketTrace, horizon: int, step_s: float, outages: Outages, grace_s: float) -> tuple[F64, Bool]:
-    """Per node type and step: the lowest $/node-hour at which it may have nodes in the step (inf: none),
-    and whether it can be launched at some moment of the step."""
-    n_types = len(market.node_types)
-    if len(market) and not (np.all(market.node_type >= 0) and np.all(market.node_type < n_types)):
-        raise ValueError("market rows name a node type index out of range")
-    if np.any(market.price < 0) or any(not (t.ondemand_price >= 0) for t in market.node_types):
-        raise ValueError("negative price in the market")
-    step_start = np.arange(horizon, dtype=np.float64) * step_s
-    price = np.full((n_types, horizon), np.inf)
-    open_ = np.zeros((n_types, horizon), dtype=np.bool_)
-    order = np.argsort(market.node_type, kind="stable")
-    bounds = np.searchsorted(market.node_type[order], np.arange(n_types + 1))
-    for k, node_type in enumerate(market.node_types):
-        rows = order[bounds[k] : bounds[k + 1]]
-        rows = rows[np.argsort(market.at_s[rows], kind="stable")]
-        at = np.concatenate(([0.0], np.maximum(market.at_s[rows], 0.0)))
-        p = np.concatenate(([node_type.ondemand_price], market.price[rows]))
-        avail = np.concatenate(([1], market.available[rows].astype(np.int64)))
-        empties = np.concatenate(([True], market.reclaim[rows] >= 1.0))  # no nodes at the start either
-        p = p[np.maximum.accumulate(np.where(np.isnan(p), 0, np.arange(len(p))))]
-        avail = avail[np.maximum.accumulate(np.where(avail < 0, 0, np.arange(len(avail))))]
-        # one segment per distinct time: the state after its last row; emptied if any of its rows empties
-        first = np.flatnonzero(np.concatenate(([True], at[1:] != at[:-1])))
-        last = np.concatenate((first[1:] - 1, [len(at) - 1]))
-        seg_at, seg_p, seg_open = at[first], p[last], avail[last] == 1
-        seg_empty = np.maximum.reduceat(empties.astype(np.int64), first) > 0
-        idx = np.arange(len(first))
-        last_open = np.maximum.accumulate(np.where(seg_open, idx, -1))
-        # a wave spares nodes still starting: those launched less than grace_s before it, if it could launch
-        open_before = np.concatenate(([-1], last_open[:-1]))
-        seg_end = np.concatenate((seg_at[1:], [np.inf]))
-        seg_empty &= (open_before < 0) | (seg_end[np.maximum(open_before, 0)] <= seg_at - grace_s)
-        last_empty = np.maximum.accumulate(np.where(seg_empty, idx, -1))
-        usable = seg_open if outages == "drop" else last_open >= last_empty  # it may have nodes
-        value = np.where(usable, seg_p, np.inf)
-        at_start = np.searchsorted(seg_at, step_start, side="right") - 1
-        price[k] = value[at_start]
-        open_[k] = seg_open[at_start]
-        step = np.floor(seg_at / step_s).astype(np.int64)
-        inside = (seg_at > step * step_s) & (step < horizon)  # segments starting within a step
-        np.minimum.at(price[k], step[inside], value[inside])
-        np.logical_or.at(open_[k], step[inside], seg_open[inside])
-    return price, open_
-
-
-def _capacity(cost: F64, open_: Bool, spot: Bool, *, open_last: bool, split_top: bool, prune: bool) -> _Capacity:
-    horizon = cost.shape[1]
-    exists = np.isfinite(cost)
-    closed = exists & ~open_
-    pair = closed[:, 1:] & closed[:, :-1]  # x[k, h+1] <= x[k, h]
-    if open_last and horizon > 1:
-        pair[:, -1] = False
-    chain_in = np.zeros_like(exists)
-    chain_in[:, 1:] = pair
-    in_chain = chain_in.copy()
-    in_chain[:, :-1] |= pair
-    free = exists & ~in_chain
-    cheap_cost = np.full((2, horizon), np.inf)
-    cheap_type = np.zeros((2, horizon), dtype=np.int64)
-    for row, of_row in enumerate((spot, ~spot)):
-        masked = np.where(free & of_row[:, None], cost, np.inf)
-        cheap_type[row] = np.argmin(masked, axis=0)
-        cheap_cost[row] = masked[cheap_type[row], np.arange(horizon)]
-    flat = in_chain.ravel()
-    start = (in_chain & ~chain_in).ravel()
-    keep = flat.copy()
-    if prune and flat.any():  # keep a chain only up to its last step cheaper than the free columns there
-        label = np.cumsum(start) - 1  # row-major: a chain never spans two types
-        rival = np.where(
-            spot[:, None] & split_top, cheap_cost[0][None, :], np.minimum(cheap_cost[0], cheap_cost[1])[None, :]
-        )
-        useful = np.flatnonzero((in_chain & (cost < rival)).ravel())
-        last_useful = np.full(int(start.sum()), -1, dtype=np.int64)
-        np.maximum.at(last_useful, label[useful], useful)
-        keep &= np.arange(keep.size) <= last_useful[np.maximum(label, 0)]
-    kept = np.flatnonzero(keep)
-    ch_type, ch_step = np.divmod(kept, horizon)
-    held = np.zeros(horizon, dtype=np.bool_)
-    held[ch_step] = True
-    return _Capacity(cheap_cost, cheap_type, ch_type, ch_step, cost[ch_type, ch_step], start[kept], held)
-
-
-def _group(first: I64, last: I64, work_h: F64, unit: F64, kind: I64, spot_only: Bool) -> _Groups:
-    """Jobs with the same window on the held steps, the same free price and market share one group."""
-    if not len(first):
-        return _Groups(first, last, work_h, unit, kind, spot_only)
-    _, price_rank = np.unique(unit, return_inverse=True)
-    span = int(last.max()) + 1
-    key = ((first * span + last) * (int(price_rank.max()) + 1) + price_rank.reshape(-1)) * 2 + spot_only
-    _, index, inverse = np.unique(key, return_index=True, return_inverse=True)
-    work = _sum_by(inverse.reshape(-1), work_h, len(index))
-    return _Groups(first[index], last[index], work, unit[index], kind[index], spot_only[index])
-
-
-def _window_argmin(values: F64, lo: I64, hi: I64) -> I64:
-    """The index of the least of values[lo..hi] (inclusive), per window: a sparse table of range minima."""
-    n = len(values)
-    table = [np.arange(n)]
-    span = 1
-    while 2 * span <= n:
-        prev = table[-1]
-        left, right = prev[: n - 2 * span + 1], prev[span : n - span + 1]
-        table.append(np.where(values[right] < values[left], right, left))
-        span *= 2
-    length = hi - lo + 1
-    level = np.floor(np.log2(length)).astype(np.int64)
-    level += (np.left_shift(1, level + 1) <= length).astype(np.int64)  # float log2 near powers of two
-    level -= (np.left_shift(1, level) > length).astype(np.int64)
-    best = np.empty(len(lo), dtype=np.int64)
-    for j in np.unique(level):
-        sel = level == j
-        a = table[j][lo[sel]]
-        b = table[j][hi[sel] - (1 << int(j)) + 1]
-        best[sel] = np.where(values[b] < values[a], b, a)
-    return best
-
-
-def _solve_held(
-    groups: _Groups,
-    cap: _Capacity,
-    held_steps: I64,
-    prices: F64,
-    kinds: I64,
-    spot: Bool,
-    split_top: bool,
-    method: Method,
-    time_limit_s: float | None,
-) -> _Solved:
-    """The LP's dual on the held steps (module docstring), and the slot-hours bought, from its marginals."""
-    n_held, n_groups, n_ch = len(held_steps), len(groups.first), len(cap.ch_type)
-    lp = _DualBuilder()
-    # pi: the value of a slot-hour in each held step; rho (split_top): of a spot slot-hour (pi <= rho)
-    od = cap.cheap_cost[1, held_steps]
-    pi = lp.columns(np.zeros(n_held), od if split_top else prices[0, held_steps])
-    rho = lp.columns(np.zeros(n_held), cap.cheap_cost[0, held_steps]) if split_top else pi
-    if split_top:
-        lp.rows_ub([(pi, 1.0), (rho, -1.0)])
-    u = lp.columns(np.zeros(n_groups), groups.unit)  # value of a group's slot-hour: <= its free price
-    for values, mask in ((pi, ~groups.spot_only), (rho, groups.spot_only)):
-        if mask.any():
-            _range_min(lp, values, u[mask], groups.first[mask], groups.last[mask])
-    # chains: sum of pi (rho for spot types, with split_top) from a chain's start to m <= its price there
-    chain_id = np.cumsum(cap.ch_start) - 1
-    chain_first = np.flatnonzero(cap.ch_start)
-    cum = np.cumsum(cap.ch_cost)
-    budget = cum - (cum - cap.ch_cost)[chain_first][chain_id]
-    q = lp.columns(np.zeros(n_ch), budget)
-    held_at = np.searchsorted(held_steps, cap.ch_step)
-    value = np.where(spot[cap.ch_type] & split_top, rho[held_at], pi[held_at])
-    follows = np.flatnonzero(~cap.ch_start)
-    lp.rows_eq([(q, 1.0), (value, -1.0)], where=np.arange(n_ch))
-    lp.rows_eq([(q[follows - 1], -1.0)], where=follows)  # q[m] = q[m-1] + value[m]
-    cost = np.zeros(lp.n_cols)
-    cost[u] = -groups.work_h  # maximise
-    a_ub, a_eq, bounds = lp.matrices()
-    options: dict[str, float | bool] = {"presolve": True}
-    if time_limit_s is not None:
-        options["time_limit"] = float(time_limit_s)
-    built = time.perf_counter()
-    res = linprog(
-        cost,
-        A_ub=a_ub if a_ub.shape[0] else None,
-        b_ub=np.zeros(a_ub.shape[0]) if a_ub.shape[0] else None,
-        A_eq=a_eq if a_eq.shape[0] else None,
-        b_eq=np.zeros(a_eq.shape[0]) if a_eq.shape[0] else None,
-        bounds=bounds,
-        method=method,
-        options=options,
-    )
-    solve_s = time.perf_counter() - built
-    n_types = len(spot)
-    sizes = (lp.n_cols, a_ub.shape[0] + a_eq.shape[0], a_ub.nnz + a_eq.nnz)
-    status = _STATUS.get(int(res.status), f"status {res.status}")
-    if status != "optimal":
-        nan = np.full(n_types, math.nan)
-        return _Solved(nan, nan, math.nan, status, str(res.message), *sizes, solve_s)
-    bought = -np.asarray(res.upper.marginals, dtype=np.float64)  # slot-hours behind each upper bound
-    bought = np.maximum(bought, 0.0)
-    # chains: a block "held from the start to m" is bought[q[m]]; step h of a chain holds the blocks m >= h
-    suffix = np.concatenate((np.cumsum(bought[q][::-1])[::-1], [0.0]))
-    chain_end = np.concatenate((chain_first[1:], [n_ch]))
-    held_h = suffix[:-1] - suffix[chain_end[chain_id]] if n_ch else np.zeros(0)
-    parts = [
-        (cap.ch_type, held_h, cap.ch_cost),
-        (groups.kind, bought[u], groups.unit),  # bought freely at the window's cheapest step
-    ]
-    if split_top:
-        parts += [
-            (cap.cheap_type[1, held_steps], bought[pi], od),
-            (cap.cheap_type[0, held_steps], bought[rho], cap.cheap_cost[0, held_steps]),
-        ]
-    else:
-        parts += [(kinds[0, held_steps], bought[pi], prices[0, held_steps])]
-    cost_by, hours_by = np.zeros(n_types), np.zeros(n_types)
-    for kind, hours, unit in parts:
-        used = hours > 0
-        cost_by += _sum_by(kind[used], hours[used] * unit[used], n_types)
-        hours_by += _sum_by(kind[used], hours[used], n_types)
-    return _Solved(cost_by, hours_by, -float(res.fun), status, str(res.message), *sizes, solve_s)
-
-
-def _range_min(lp: _DualBuilder, values: I64, u: I64, first: I64, last: I64) -> None:
-    """u[j] <= min(values[first[j]..last[j]]) as rows, through a sparse table of range minima."""
-    table = [values]
-    span = 1
-    while 2 * span <= len(values):
-        prev = table[-1]
-        size = len(values) - 2 * span + 1
-        level = lp.columns(np.zeros(size), np.full(size, np.inf))
-        lp.rows_ub([(level, 1.0), (prev[:size], -1.0)])
-        lp.rows_ub([(level, 1.0), (prev[span : span + size], -1.0)])
-        table.append(level)
-        span *= 2
-    length = last - first + 1
-    depth = np.floor(np.log2(length)).astype(np.int64)
-    depth += (np.left_shift(1, depth + 1) <= length).astype(np.int64)  # float log2 near powers of two
-    depth -= (np.left_shift(1, depth) > length).astype(np.int64)
-    for j in np.unique(depth):
-        sel = depth == j
-        left, right = table[j][first[sel]], table[j][last[sel] - (1 << int(j)) + 1]
-        lp.rows_ub([(u[sel], 1.0), (left, -1.0)])
-        differ = right != left
-        lp.rows_ub([(u[sel][differ], 1.0), (right[differ], -1.0)])
-
-
-class _DualBuilder:
-    """Columns with bounds, and rows of the form sum of (+/-1) * column <= 0 or == 0, built in bulk."""
-
-    def __init__(self) -> None:
-        self.n_cols = 0
-        self._lower: list[F64] = []
-        self._upper: list[F64] = []
-        self._ub: list[tuple[I64, I64, F64]] = []
-        self._eq: list[tuple[I64, I64, F64]] = []
-        self._n_ub = 0
-        self._n_eq = 0
-
-    def columns(self, lower: F64, upper: F64) -> I64:
-        cols = self.n_cols + np.arange(len(lower), dtype=np.int64)
-        self.n_cols += len(lower)
-        self._lower.append(np.asarray(lower, dtype=np.float64))
-        self._upper.append(np.asarray(upper, dtype=np.float64))
-        return cols
-
-    def rows_ub(self, terms: list[tuple[I64, float]]) -> None:
-        """One new row per position: sum of coefficient * column[position] <= 0."""
-        n = len(terms[0][0])
-        rows = self._n_ub + np.arange(n, dtype=np.int64)
-        self._ub += [(rows, cols, np.full(n, coef)) for cols, coef in terms]
-        self._n_ub += n
-
-    def rows_eq(self, terms: list[tuple[I64, float]], where: I64) -> None:
-        """Add the terms to equality rows `where` (rows are created up to the largest index)."""
-        self._eq += [(where, cols, np.full(len(cols), coef)) for cols, coef in terms]
-        self._n_eq = max(self._n_eq, int(where.max()) + 1 if len(where) else 0)
-
-    def matrices(self) -> tuple[sparse.csr_array, sparse.csr_array, F64]:
-        shape = self.n_cols
-        mats = []
-        for parts, n_rows in ((self._ub, self._n_ub), (self._eq, self._n_eq)):
-            rows = np.concatenate([r for r, _, _ in parts]) if parts else np.zeros(0, dtype=np.int64)
-            cols = np.concatenate([c for _, c, _ in parts]) if parts else np.zeros(0, dtype=np.int64)
-            vals = np.concatenate([v for _, _, v in parts]) if parts else np.zeros(0)
-            mats.append(sparse.csr_array((vals, (rows, cols)), shape=(n_rows, shape)))
-        bounds = np.column_stack((np.concatenate(self._lower), np.concatenate(self._upper)))
-        return mats[0], mats[1], bounds
-
-
-def _sum_by(index: I64, weights: F64, size: int) -> F64:
-    return np.bincount(index, weights=weights, minlength=size).astype(np.float64)
-
-
 def _why(step_s: float, billing: Billing, outages: Outages, ondemand_levels: OndemandLevels) -> str:
     spot = (
         "spot nodes outlive an outage (no launches) until a full reclaim wave, partial waves are ignored"
@@ -626,3 +250,14 @@ def _why(step_s: float, billing: Billing, outages: Outages, ondemand_levels: Ond
         "start-up lag, queue order, preemption losses, billing coarser than a second. "
         f"Optimistic where it simplifies: {spot}{top}. Costs are per second{hourly}."
     )
+
+
+__all__ = [
+    "DEFAULT_SLA_S",
+    "Billing",
+    "BoundResult",
+    "Method",
+    "OndemandLevels",
+    "Outages",
+    "lower_bound",
+]

@@ -12,7 +12,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from autoscaler.fleet import NodeType
-from autoscaler.simulate import bound
+from autoscaler.simulate import bound, bound_steps
 from autoscaler.simulate.bound import lower_bound
 from autoscaler.simulate.model import Arrivals, Market, Trace
 from dispatcher.markets import Market as M
@@ -81,8 +81,8 @@ def random_trace(seed: int, jobs: int = 60, hours: float = 3.0, all_deadlines: b
 
 def plain_lp(trace: Trace, outages: str = "hold", top_only: bool = False, grace_s: float = 240.0) -> float:
     """The LP as written down, without aggregation, pruning or dual: z[job, step] and x[type, step]."""
-    jobs, steps, open_last = bound._jobs(trace, 300.0, bound.DEFAULT_SLA_S, None)
-    price, open_ = bound._type_steps(trace.market, steps, 300.0, outages, grace_s)  # type: ignore[arg-type]
+    jobs, steps, open_last = bound_steps.job_steps(trace, 300.0, bound.DEFAULT_SLA_S, None)
+    price, open_ = bound_steps.type_steps(trace.market, steps, 300.0, outages, grace_s)  # type: ignore[arg-type]
     types = trace.market.node_types
     cost = price / np.asarray([t.slots for t in types], dtype=np.float64)[:, None]
     spot = np.asarray([t.market is M.SPOT for t in types])
