@@ -40,6 +40,7 @@ bench: $(STAMP) services
 	$(BIN)/python bench/hot_topics_hour.py
 	$(BIN)/python bench/hot_topics_ranking.py
 	$(BIN)/python bench/related_crawl.py
+	$(BIN)/python bench/faults.py
 
 clean:
 	rm -rf $(VENV) .ebbflow

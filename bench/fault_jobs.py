@@ -1,5 +1,6 @@
-"""The fault suite's job type: `fault.record` records its effect in a SQLite file the test reads, keyed by the job
-id, so a job that runs twice (its first ack lost with the store, say) has one effect and two runs on record."""
+"""The fault suite's job type (tests/faults and bench/faults.py): `fault.record` records its effect in a SQLite
+file the suite reads, keyed by the job id, so a job that runs twice (its first ack lost with the store, say) has
+one effect and two runs on record."""
 
 from __future__ import annotations
 
