@@ -41,7 +41,11 @@ RECORD = JobType(
     name="fault.record",
     payload_schema={
         "type": "object",
-        "properties": {"effects": {"type": "string"}, "sleep_s": {"type": "number", "minimum": 0, "maximum": 5}},
+        "properties": {
+            "effects": {"type": "string"},
+            "sleep_s": {"type": "number", "minimum": 0, "maximum": 5},
+            "tick_ms": {"type": "integer"},  # when a cron schedule submits it (pass_tick)
+        },
         "required": ["effects"],
         "additionalProperties": False,
     },
