@@ -13,30 +13,38 @@ does it if the caller forgot).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import ray
 import ray._private.services
 
 from autoscaler.fleet import NodeType
 from autoscaler.ray_fleet import node_type_resource
-from dispatcher.local_cluster import REDIS_PORT, _process_table, _with_descendants, free_port
+from dispatcher.cluster_base import (
+    OBJECT_STORE_BYTES,
+    REDIS_PORT,
+    ClusterBase,
+    disable_token_auth,
+    free_port,
+    process_table,
+    send_signal,
+    short_temp_dir,
+    sigkill_all,
+    this_process_and_ancestors,
+    with_descendants,
+)
 from dispatcher.markets import MARKET_LABEL, MARKET_RESOURCE
 
 HEAD_NODE_ID = "f" * 51 + "00000"  # the fake provider's id for the head; v2 needs the head raylet to carry it
 HEAD_TYPE = "ray.head.default"
-OBJECT_STORE_BYTES = 100 * 1024 * 1024  # per node (Ray's minimum is 75 MiB); the default is 30 % of RAM
 _COMMANDS = ("initialization", "setup", "head_setup", "worker_setup", "head_start_ray", "worker_start_ray")
 _EMPTY_KEYS: dict[str, Any] = {  # required by Ray's cluster config validator, even when empty
     **{f"{name}_commands": [] for name in _COMMANDS},
@@ -44,7 +52,7 @@ _EMPTY_KEYS: dict[str, Any] = {  # required by Ray's cluster config validator, e
 }
 
 
-class FakeAutoscalingCluster:
+class FakeAutoscalingCluster(ClusterBase):
     def __init__(
         self,
         node_types: Sequence[NodeType],
@@ -53,25 +61,14 @@ class FakeAutoscalingCluster:
         idle_timeout_minutes: float = 0.1,
         system_config: Mapping[str, Any] | None = None,
     ) -> None:
+        super().__init__()
         self._node_types = list(node_types)
         self._head_cpus = head_cpus
         self._idle_timeout_minutes = idle_timeout_minutes
         self._system_config = dict(system_config or {})
-        self._temp_dir: str | None = None
-        self._address: str | None = None
 
-    @property
-    def address(self) -> str:
-        if self._address is None:
-            raise RuntimeError("the cluster is not running")
-        return self._address
-
-    @property
-    def temp_dir(self) -> str:
-        """Root of the cluster's sessions, sockets and logs (removed by shutdown)."""
-        if self._temp_dir is None:
-            raise RuntimeError("the cluster is not running")
-        return self._temp_dir
+    def _running(self) -> bool:
+        return self._temp_dir is not None
 
     def config(self, gcs_address: str) -> dict[str, Any]:
         """The autoscaling cluster config (what `ray up` would read), for a head at `gcs_address`."""
@@ -111,9 +108,9 @@ class FakeAutoscalingCluster:
 
     def start(self) -> str:
         """Start the head (and its autoscaler); returns the GCS address. Worker nodes come when asked for."""
-        if self._temp_dir is not None:
+        if self._running():
             raise RuntimeError("the cluster is already running")
-        self._temp_dir = tempfile.mkdtemp(prefix="ebbfk-")  # short: Unix socket paths must fit 107 bytes
+        self._temp_dir = short_temp_dir("ebbfk-")
         port = free_port()
         while port == REDIS_PORT:  # pragma: no cover - the OS hands out ephemeral ports
             port = free_port()
@@ -129,8 +126,7 @@ class FakeAutoscalingCluster:
             "RAY_FAKE_CLUSTER": "1",
             "AUTOSCALER_UPDATE_INTERVAL_S": "1",
         }
-        # With RAY_AUTH_MODE unset, `ray start --head` turns token auth on when ~/.ray/auth_token exists.
-        env.setdefault("RAY_AUTH_MODE", "disabled")
+        disable_token_auth(env)  # for `ray start --head` and the processes it starts
         command = [
             str(Path(sys.executable).with_name("ray")), "start", "--head",
             f"--port={port}", f"--temp-dir={self._temp_dir}", f"--num-cpus={self._head_cpus}",
@@ -154,20 +150,11 @@ class FakeAutoscalingCluster:
         """Live (not zombie) processes of this cluster, pid -> start time: those naming its temp dir or GCS
         address and all their descendants (agents, task workers renamed `ray::IDLE`, and the worker raylets
         that the monitor starts)."""
-        temp_dir, address = self._temp_dir, self._address
-        if temp_dir is None or address is None:
+        if self._temp_dir is None or self._address is None:
             return {}
-        table = _process_table()
-        roots = [
-            pid
-            for pid, (_, argv) in table.items()
-            if any(arg == temp_dir or f"{temp_dir}/" in arg or arg.endswith((f"={temp_dir}", address)) for arg in argv)
-        ]
-        own, pid = set(), os.getpid()  # never this process or its ancestors (their argv might name us)
-        while pid in table and pid not in own:
-            own.add(pid)
-            pid = table[pid][0]
-        found = {pid: _started(pid) for pid in _with_descendants(roots, table) - own}
+        table = process_table()
+        pids = with_descendants(self._named_processes(table), table) - this_process_and_ancestors(table)
+        found = {pid: _started(pid) for pid in pids}
         return {pid: started for pid, started in found.items() if started is not None}
 
     def shutdown(self, grace_s: float = 2.0) -> None:
@@ -177,45 +164,28 @@ class FakeAutoscalingCluster:
         if self._temp_dir is None:
             return
         try:
-            if ray.is_initialized() and ray.get_runtime_context().gcs_address == self._address:
-                ray.shutdown()  # a driver left connected would keep retrying a dead GCS
+            self._disconnect_driver()
             # A process found once stays ours (by pid and start time): a task worker whose raylet died is
             # reparented and names nothing of the cluster.
             known = self.pids()
-            _signal(known, signal.SIGTERM)
+            send_signal(known, signal.SIGTERM)
             deadline = time.monotonic() + grace_s
             while (left := self._left(known)) and time.monotonic() < deadline:
                 time.sleep(0.2)
             for _ in range(10):
                 if not left:
                     break
-                _signal(left, signal.SIGSTOP)  # first, so that no raylet starts another process in between
-                _signal(left, signal.SIGKILL)
+                sigkill_all(left)  # SIGSTOP first, so that no raylet starts another process in between
                 time.sleep(0.2)
                 left = self._left(known)
             if left:
                 raise RuntimeError(f"processes of the cluster at {self._address} survived SIGKILL: {sorted(left)}")
         finally:
-            shutil.rmtree(self._temp_dir, ignore_errors=True)
-            self._temp_dir = self._address = None
+            self._remove_temp_dir()
 
     def _left(self, known: dict[int, int]) -> dict[int, int]:
         known.update(self.pids())
         return {pid: started for pid, started in known.items() if _started(pid) == started}
-
-    def __enter__(self) -> Self:
-        if self._temp_dir is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.shutdown()
-
-
-def _signal(pids: Iterable[int], sig: signal.Signals) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
 
 
 def _started(pid: int) -> int | None:

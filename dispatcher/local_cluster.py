@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import signal
-import socket
-import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 import ray
 import ray._private.services
@@ -27,10 +23,33 @@ import ray.experimental.internal_kv
 from ray._common.utils import get_ray_address_file
 from ray.cluster_utils import Cluster
 
+from dispatcher.cluster_base import (
+    OBJECT_STORE_BYTES,
+    REDIS_PORT,
+    ClusterBase,
+    disable_token_auth,
+    free_port,
+    process_table,
+    short_temp_dir,
+    sigkill_all,
+    this_process_and_ancestors,
+    with_descendants,
+)
 from dispatcher.markets import MARKET_LABEL, MARKET_RESOURCE, Market
 
-REDIS_PORT = 6379  # taken by Redis on our machines, and Ray's default GCS port
-OBJECT_STORE_BYTES = 100 * 1024 * 1024  # per node; Ray's minimum is 75 MiB
+# free_port and sigkill_all live in dispatcher.cluster_base; callers still import them from here
+__all__ = [
+    "FAST_FAILURE_DETECTION",
+    "OBJECT_STORE_BYTES",
+    "REDIS_PORT",
+    "LocalCluster",
+    "NodeInfo",
+    "NodeSpec",
+    "free_port",
+    "node_pids",
+    "sigkill_all",
+]
+
 # GCS declares a node dead after 3 failed health checks 1 s apart: 2.1-2.9 s after a SIGKILL on a 2-core machine,
 # where Ray's defaults took 12-15 s. Without the shorter initial delay (default 5 s), a node killed within ~5 s
 # of joining was declared dead only 5-7 s later.
@@ -55,58 +74,13 @@ class NodeInfo:
     slots: int
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def _process_table() -> dict[int, tuple[int, list[str]]]:
-    """pid -> (parent pid, argv) of every process, read from /proc."""
-    table: dict[int, tuple[int, list[str]]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as stat, open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                    ppid = int(stat.read().rsplit(b")", 1)[1].split()[1])
-                    argv = [arg.decode(errors="replace") for arg in cmdline.read().split(b"\0") if arg]
-            except (OSError, IndexError, ValueError):  # exited meanwhile
-                continue
-            table[int(entry)] = (ppid, argv)
-    return table
-
-
-def _with_descendants(roots: Iterable[int], table: dict[int, tuple[int, list[str]]]) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    found: set[int] = set()
-    stack = list(roots)
-    while stack:
-        pid = stack.pop()
-        if pid not in found:
-            found.add(pid)
-            stack.extend(children.get(pid, []))
-    return found
-
-
 def node_pids(raylet_socket_name: str) -> set[int]:
     """The raylet listening on this socket (Ray's `RayletSocketName`) and all its descendants: the dashboard
     and runtime-env agents and the task/actor workers. Task workers rename themselves (`ray::IDLE`), so they
     are found as the raylet's children, never by their command line."""
-    table = _process_table()
+    table = process_table()
     roots = [pid for pid, (_, argv) in table.items() if f"--raylet_socket_name={raylet_socket_name}" in argv]
-    return _with_descendants(roots, table)
-
-
-def sigkill_all(pids: Iterable[int]) -> None:
-    """SIGKILL processes at once. They are stopped first so that none (a raylet) can start another in between."""
-    pids = set(pids) - {os.getpid()}
-    for sig in (signal.SIGSTOP, signal.SIGKILL):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
+    return with_descendants(roots, table)
 
 
 @contextlib.contextmanager
@@ -122,7 +96,7 @@ def _drivers_kv_kept() -> Iterator[None]:
         kv.global_gcs_client, kv._initialized = saved
 
 
-class LocalCluster:
+class LocalCluster(ClusterBase):
     """A head node (no market resource, `head_cpus` CPUs) plus one worker node per NodeSpec."""
 
     def __init__(
@@ -135,39 +109,26 @@ class LocalCluster:
     ) -> None:
         if port == REDIS_PORT:
             raise ValueError(f"port {REDIS_PORT} belongs to Redis; pick another (or None for a free one)")
+        super().__init__()
         self._initial = list(nodes)
         self._port = port
         self._head_cpus = head_cpus
         self._system_config = dict(FAST_FAILURE_DETECTION) if fast_failure_detection else {}
         self._cluster: Any = None
-        self._address: str | None = None
-        self._temp_dir: str | None = None
         self._previous_address: str | None = None
         self._specs: dict[str, NodeSpec] = {}
 
-    @property
-    def address(self) -> str:
-        if self._address is None:
-            raise RuntimeError("the cluster is not running")
-        return self._address
-
-    @property
-    def temp_dir(self) -> str:
-        """Root of the cluster's session directory, sockets and logs (removed by shutdown)."""
-        if self._temp_dir is None:
-            raise RuntimeError("the cluster is not running")
-        return self._temp_dir
+    def _running(self) -> bool:
+        return self._cluster is not None
 
     def start(self) -> str:
         """Start the head and every node; on return all are alive and their resources visible to drivers."""
-        if self._cluster is not None:
+        if self._running():
             raise RuntimeError("the cluster is already running")
-        # With RAY_AUTH_MODE unset, a head started while ~/.ray/auth_token exists (the first ray.init() on a
-        # machine writes it) switches token auth on, and drivers or CLI calls without the token then fail.
-        # Our processes, the drivers of this process and the `ray start` subprocesses inherit this.
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        # Our processes, the drivers of this process and the `ray start` subprocesses inherit this setting.
+        disable_token_auth(os.environ)
         try:
-            self._temp_dir = tempfile.mkdtemp(prefix="ebbray-")  # short: Unix socket paths must fit 107 bytes
+            self._temp_dir = short_temp_dir("ebbray-")
             # Cluster writes the head's address to the machine-wide "current cluster" file (so a plain
             # ray.init() would connect here); its directory must exist. shutdown() puts back what was there.
             address_file = get_ray_address_file(None)
@@ -288,17 +249,12 @@ class LocalCluster:
         if self._address is None and cluster is not None and cluster.head_node is not None:
             self._address = str(cluster.gcs_address)  # the head started, then start() failed
         try:
-            if ray.is_initialized() and ray.get_runtime_context().gcs_address == self._address:
-                ray.shutdown()  # a driver left connected would keep retrying a dead GCS
+            self._disconnect_driver()
             nodes = [] if cluster is None else cluster.list_all_nodes()
-            table = _process_table()
+            table = process_table()
             roots = [info.process.pid for node in nodes for infos in node.all_processes.values() for info in infos]
-            roots += [pid for pid, (_, argv) in table.items() if self._mentions_cluster(argv)]
-            pid, own = os.getpid(), set()  # never this process or its ancestors (their argv might name us)
-            while pid in table and pid not in own:
-                own.add(pid)
-                pid = table[pid][0]
-            sigkill_all(_with_descendants(set(roots) - own, table))
+            roots += self._named_processes(table)
+            sigkill_all(with_descendants(set(roots) - this_process_and_ancestors(table), table))
             for node in nodes:
                 node.kill_all_processes(check_alive=False, allow_graceful=False, wait=True)
             if cluster is not None:
@@ -309,18 +265,8 @@ class LocalCluster:
             services: Any = ray._private.services  # as Cluster.shutdown does
             services.find_gcs_addresses.cache_clear()
             self._restore_address_file()
-            if self._temp_dir is not None:
-                shutil.rmtree(self._temp_dir, ignore_errors=True)
-            self._address = self._temp_dir = None
+            self._remove_temp_dir()
             self._specs.clear()
-
-    def _mentions_cluster(self, argv: list[str]) -> bool:
-        temp_dir, address = self._temp_dir, self._address
-        return any(
-            (temp_dir is not None and (arg == temp_dir or f"{temp_dir}/" in arg or arg.endswith(f"={temp_dir}")))
-            or (address is not None and arg.endswith(address))
-            for arg in argv
-        )
 
     def _restore_address_file(self) -> None:
         address_file = get_ray_address_file(None)
@@ -336,11 +282,3 @@ class LocalCluster:
                 with open(address_file, "w") as file:
                     file.write(self._previous_address)
         self._previous_address = None
-
-    def __enter__(self) -> Self:
-        if self._cluster is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.shutdown()

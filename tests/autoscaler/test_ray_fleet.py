@@ -19,7 +19,7 @@ from autoscaler import ray_fleet
 from autoscaler.fake_cluster import FakeAutoscalingCluster
 from autoscaler.fleet import FleetNode, NodeType
 from autoscaler.ray_fleet import RayFleet
-from dispatcher.local_cluster import _process_table
+from dispatcher.cluster_base import process_table
 from dispatcher.markets import Market
 
 TYPES = [
@@ -74,7 +74,7 @@ def cluster() -> Iterator[FakeAutoscalingCluster]:
     finally:
         ray.shutdown()
         fake.shutdown()
-    left = [argv for argv in (a for _, a in _process_table().values()) if any(n in arg for n in names for arg in argv)]
+    left = [argv for argv in (a for _, a in process_table().values()) if any(n in arg for n in names for arg in argv)]
     assert left == [], "processes of the cluster left running"
 
 

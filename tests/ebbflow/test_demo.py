@@ -17,8 +17,8 @@ from rich.console import Console
 
 from autoscaler.decide import Decision
 from autoscaler.fleet import FleetNode
+from dispatcher.cluster_base import process_table
 from dispatcher.inflight import DispatchCounts
-from dispatcher.local_cluster import _process_table
 from dispatcher.markets import Market
 from ebbflow.demo.fleet import DEMO_NODE_TYPES
 from ebbflow.demo.mix import MixSize, timeline
@@ -52,13 +52,13 @@ def ours(table: dict[int, tuple[int, list[str]]], before: set[int]) -> list[str]
 def test_the_demo_runs_the_whole_mix_on_a_local_fleet_and_leaves_nothing_running(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     env = {name: value for name, value in os.environ.items() if not name.upper().startswith("EBBFLOW_")}
-    before = set(_process_table())
+    before = set(process_table())
     args = [EBBFLOW, "demo", "--minutes", str(MINUTES), "--seed", str(SEED), "--no-live", "--workdir", str(workdir)]
     done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=540, check=False)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     # then nothing it started is left: the fleet's raylets and workers, the emulator
-    assert ours(_process_table(), before) == []
+    assert ours(process_table(), before) == []
     # and the summary says a spot node was reclaimed, its jobs ran again, and nothing was lost or dead
     assert "spot reclaims survived: 1 node(s) killed without notice" in out
     assert ", 0 lost; dead letters: 0" in out and "still queued at the end: 0" in out
@@ -184,7 +184,7 @@ def test_a_bad_workdir_is_one_error_line_naming_the_option(cli: Cli, workdir: Pa
 def test_ctrl_c_stops_the_demo_early_with_its_summary_and_nothing_lost_or_left_running(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     env = {name: value for name, value in os.environ.items() if not name.upper().startswith("EBBFLOW_")}
-    before = set(_process_table())
+    before = set(process_table())
     args = [EBBFLOW, "demo", "--minutes", "2", "--seed", str(SEED), "--no-live", "--workdir", str(workdir)]
     # its own process group, which a terminal's Ctrl-C signals as a whole (the emulator and Ray must survive it)
     demo = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
@@ -203,7 +203,7 @@ def test_ctrl_c_stops_the_demo_early_with_its_summary_and_nothing_lost_or_left_r
     assert demo.returncode == 0, out
     assert re.search(r"ran 0:[0-5]\d", out), out  # it stopped early ...
     assert ", 0 lost; dead letters: 0" in out and "queue-tracking chart:" in out  # ... with its summary
-    assert ours(_process_table(), before) == []
+    assert ours(process_table(), before) == []
     # and every job it queued is finished or still queued: a drain gives unfinished ones back, never loses them
     scheduler = open_scheduler(demo_settings(workdir, "http://127.0.0.1:1"))
     try:
