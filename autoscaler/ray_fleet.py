@@ -46,6 +46,7 @@ from typing import Any
 import ray
 from ray.autoscaler.sdk import request_resources
 from ray.autoscaler.v2.sdk import get_cluster_status
+from ray.autoscaler.v2.utils import is_autoscaler_v2
 
 from autoscaler.fleet import ErrorKind, FleetError, FleetNode, NodeState, NodeType
 from dispatcher.drain import DrainRefusedError, drain_node
@@ -209,6 +210,10 @@ class RayFleet:
         bundles: list[dict[str, float]] = []
         for name, floor in self._floor.items():
             bundles += [{node_type_resource(self._types[name]): 1}] * floor
+        # request_resources picks its path (v1 internal KV, or v2 GCS requests) from a per-process cache of
+        # "is this cluster's autoscaler v2?", filled by the first cluster the process asked. Asked afresh, a
+        # process that talked to another cluster before (a test run, a restarted head) reaches this one's.
+        is_autoscaler_v2(fetch_from_server=True)
         request_resources(bundles=bundles)
 
     def _status(self) -> Any:
