@@ -19,7 +19,6 @@ from dispatcher.context import JobCannotSucceed
 from scheduler.errors import SchedulerError, StaleLeaseError
 from scheduler.job import Job, JobState, JSONValue, Lease
 from scheduler.queue import Scheduler
-from scheduler.registry import Runner
 
 Outcome = Literal["done", "retry", "dead", "lost"]
 MAX_ERROR_CHARS = 8000  # a traceback's last lines say the most; keep the store's records small
@@ -166,10 +165,11 @@ class LocalWorker:
 
     def _execute(self, lease: Lease) -> Outcome:
         problem = self.scheduler.registry.why_not_runnable(lease.job.type, lease.job.payload)
-        run = self._runner(lease.job.type)
-        if problem is not None or run is None:
+        if problem is not None:
             # Retrying here cannot help; from the dead-letter queue it can be retried where it does run.
-            return self._fail(lease, problem or f"job type {lease.job.type!r} has no run function", retryable=False)
+            return self._fail(lease, problem, retryable=False)
+        run = self.scheduler.registry.get(lease.job.type).run
+        assert run is not None  # why_not_runnable said so
         try:
             run(lease.job.payload, JobContext(self.scheduler, lease))
         except JobCannotSucceed as hopeless:
@@ -177,10 +177,6 @@ class LocalWorker:
         except Exception:
             return self._fail(lease, traceback.format_exc())
         return "done" if self.scheduler.ack([lease])[0] else "lost"
-
-    def _runner(self, job_type: str) -> Runner | None:
-        registry = self.scheduler.registry
-        return registry.get(job_type).run if job_type in registry else None
 
     def _fail(self, lease: Lease, error: str, retryable: bool = True) -> Outcome:
         try:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -45,7 +47,7 @@ def effects_of(path: Path) -> list[str]:
         connection.close()
 
 
-def wait_until(condition, head, limit_s: float, what: str) -> float:  # type: ignore[no-untyped-def]
+def wait_until(condition: Callable[[], bool], head: subprocess.Popen[str], limit_s: float, what: str) -> float:
     started = time.monotonic()
     while not condition():
         assert head.poll() is None, f"ebbflow head exited {head.returncode}: {stop(head)}"
