@@ -16,7 +16,7 @@ from ebbflow.durations import format_duration_ms
 from ebbflow.reports import HistoryRow, level_status, type_counts
 from scheduler.config import SchedulerConfig
 from scheduler.cron import CronSchedule
-from scheduler.job import Job, SubmitResult
+from scheduler.job import UNREADABLE_TYPE, Job, SubmitResult
 from scheduler.queue import MaintenanceReport
 from scheduler.store import Move, QueueStats
 
@@ -71,6 +71,15 @@ def job_detail(job: Job, config: SchedulerConfig) -> Table:
     return table
 
 
+def _unreadable(job: Job) -> bool:
+    """A job whose stored record no longer decodes: what only the record held is unknown."""
+    return job.type == UNREADABLE_TYPE
+
+
+def _max_attempts(job: Job) -> str:
+    return "?" if _unreadable(job) else str(job.max_attempts)
+
+
 def _job_fields(job: Job, config: SchedulerConfig) -> list[tuple[str, str]]:
     lease = job.lease
     return [
@@ -81,10 +90,10 @@ def _job_fields(job: Job, config: SchedulerConfig) -> list[tuple[str, str]]:
         ("class", job.job_class),
         ("level", level_name(config, job.level)),
         ("submitted level", level_name(config, job.submitted_level)),
-        ("attempts", f"{job.attempts} of {job.max_attempts}"),
+        ("attempts", f"{job.attempts} of {_max_attempts(job)}"),
         ("preemptions", str(job.preemptions)),
         ("key", job.key or "-"),
-        ("created", iso_ms(job.created_ms)),
+        ("created", "-" if _unreadable(job) else iso_ms(job.created_ms)),
         ("enqueued", iso_ms(job.enqueued_ms)),
         ("deadline", iso_ms(job.deadline_ms)),
         ("finished", iso_ms(job.finished_ms)),
@@ -112,7 +121,7 @@ def dead_letters(jobs: Sequence[Job], config: SchedulerConfig) -> RenderableType
             job.type,
             job.tenant,
             level_name(config, job.level),
-            f"{job.attempts}/{job.max_attempts}",
+            f"{job.attempts}/{_max_attempts(job)}",
             iso_ms(job.finished_ms),
             _last_line(job.error),
         )

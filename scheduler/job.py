@@ -102,23 +102,98 @@ class Job:
     progress: JSONValue | None = None  # the last progress report of a run (kept after it ends, until overwritten)
 
     @classmethod
-    def from_record(cls, record: str, **state: Any) -> Job:
-        """Build a Job from a stored record plus the store's view of its current state."""
-        data = orjson.loads(record)
+    def from_record(cls, job_id: str, record: str | None, **state: Any) -> Job:
+        """Build a Job from a stored record plus the store's view of its current state.
+
+        Raises UnreadableRecordError when the record is missing, is not JSON, lacks a field or names
+        another job: callers decide whether that job is dead-lettered (a lease) or shown as unreadable (a read).
+        """
+        data = decode_stored(job_id, "record", record)
+        # the same test as the Redis scripts' (see the module docstring), so a record unreadable to one
+        # store is unreadable to both
+        if not record.startswith(f'{{"id":"{job_id}","type":"'):  # type: ignore[union-attr]  # not None here
+            raise UnreadableRecordError(job_id, "record", 'it does not start {"id":"<its id>","type":')
+        try:
+            return cls(
+                id=job_id,
+                type=data["type"],
+                tenant=data["tenant"],
+                job_class=data["class"],
+                submitted_level=data["level"],
+                payload=data["payload"],
+                key=data["key"],
+                deadline_ms=data["deadline"],
+                max_attempts=data["max_attempts"],
+                created_ms=data["created"],
+                level=state.pop("level", data["level"]),
+                **state,
+            )
+        except (KeyError, TypeError) as err:  # a field is missing, or the record is JSON but not an object
+            raise UnreadableRecordError(job_id, "record", f"no field {err}") from None
+
+    @classmethod
+    def unreadable(cls, job_id: str, problem: UnreadableRecordError, **state: Any) -> Job:
+        """What a read shows for a job whose stored record no longer decodes: its id, where it is, and the
+        problem as its error (unless it already carries one, such as the reason it was dead-lettered)."""
+        level = state.pop("level", 0)
+        error = state.pop("error", None) or str(problem)
+        for unknown in ("checkpoint", "progress"):
+            state.setdefault(unknown, None)
         return cls(
-            id=data["id"],
-            type=data["type"],
-            tenant=data["tenant"],
-            job_class=data["class"],
-            submitted_level=data["level"],
-            payload=data["payload"],
-            key=data["key"],
-            deadline_ms=data["deadline"],
-            max_attempts=data["max_attempts"],
-            created_ms=data["created"],
-            level=state.pop("level", data["level"]),
-            **state,
+            id=job_id,
+            type=UNREADABLE_TYPE,
+            tenant=UNREADABLE_TYPE,
+            job_class=UNREADABLE_TYPE,
+            level=level,
+            submitted_level=level,
+            payload=None,
+            key=None,
+            deadline_ms=None,
+            max_attempts=0,
+            created_ms=0,
+            error=error,
+            **{"attempts": 0, "preemptions": 0, "enqueued_ms": None} | state,
         )
+
+
+DEAD_LETTERED = "dead-lettered so it cannot block the queue"
+"""Said after the problem when a lease dead-letters a job whose stored parts do not decode."""
+
+UNREADABLE_TYPE = "?"
+"""The type, tenant and class shown for a job whose stored record no longer decodes."""
+
+
+class UnreadableRecordError(ValueError):
+    """A stored part of a job (its record, checkpoint or progress) that no longer decodes: written by a
+    hand, a bug or another version. A lease dead-letters such a job, so it cannot block every worker."""
+
+    def __init__(self, job_id: str, part: str, cause: str) -> None:
+        super().__init__(f"the stored {part} is unreadable ({cause})")
+        self.job_id, self.part = job_id, part
+
+
+def readable_record(job_id: str, record: str | None) -> bool:
+    """Whether a stored record still decodes into this job (what a lease would check)."""
+    try:
+        Job.from_record(job_id, record, checkpoint=None, error=None, attempts=0, preemptions=0, **_NO_STATE)
+    except UnreadableRecordError:
+        return False
+    return True
+
+
+_NO_STATE: dict[str, Any] = {"enqueued_ms": None, "state": JobState.PENDING}
+
+
+def decode_stored(job_id: str, part: str, text: str | None) -> JSONValue:
+    """JSON text kept by a store, decoded; `part` names it in the error when it does not decode."""
+    if text is None:
+        if part == "record":
+            raise UnreadableRecordError(job_id, part, "it is missing")
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as err:
+        raise UnreadableRecordError(job_id, part, f"not JSON: {err}") from None
 
 
 @dataclass(frozen=True, slots=True)

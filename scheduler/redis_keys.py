@@ -5,7 +5,7 @@ Cluster a namespace lives in one slot and one Lua script may touch all of its ke
 
     jobs            hash   everything about one job, in fields named after its id:
                              <id>    the record (JSON, written once at submit, never rewritten)
-                             <id>:s  its state: P|L|enqueued (pending at level L), R|token|leased|L|enqueued|
+                             <id>:s  its state: P|L|enqueued|type (pending at level L), R|token|leased|L|enqueued|
                                      type|tenant|worker (running), W|L|enqueued|retry_at (delayed: a failed
                                      run's backoff, or a job given back until then), X|L|enqueued|died (dead),
                                      D|L|enqueued|finished|leased (done)

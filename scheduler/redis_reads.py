@@ -9,9 +9,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import redis
 
-from scheduler.job import Job, JobState, LeaseInfo
+from scheduler.job import Job, JobState, LeaseInfo, UnreadableRecordError, decode_stored
 from scheduler.redis_keys import Keys
 from scheduler.store import Demotion, HistoryBucket, Move, QueueStats, WaitingJob
 
@@ -27,18 +28,20 @@ class RedisReads:
         pipe.hmget(self.keys.jobs, [job_id + suffix for suffix in ("", ":s", ":c", ":k", ":e", ":g")])
         pipe.zscore(self.keys.leases, job_id)
         (record, state, counts, checkpoint, error, progress), expires = pipe.execute()
-        if record is None or state is None:
+        if state is None:
             return None
         attempts, preemptions = (int(v) for v in (counts or "0:0").split(":"))
-        return Job.from_record(
-            record,
-            attempts=attempts,
-            preemptions=preemptions,
-            error=error,
-            checkpoint=None if checkpoint is None else json.loads(checkpoint),
-            progress=None if progress is None else json.loads(progress),
-            **_state_fields(state, expires),
-        )
+        known = {"attempts": attempts, "preemptions": preemptions, "error": error} | _state_fields(state, expires)
+        try:
+            return Job.from_record(
+                job_id,
+                record,
+                checkpoint=decode_stored(job_id, "checkpoint", checkpoint),
+                progress=decode_stored(job_id, "progress", progress),
+                **known,
+            )
+        except UnreadableRecordError as problem:
+            return Job.unreadable(job_id, problem, **known)
 
     def demotions(self, now_ms: int) -> list[Demotion]:
         out = []
@@ -68,13 +71,13 @@ class RedisReads:
         if not ids:
             return []
         out = []
-        for record, enq in zip(self.client.hmget(self.keys.jobs, ids), enqueued, strict=True):
-            if record is None:
-                continue
-            head = json.loads(record)
-            out.append(
-                WaitingJob(head["id"], head["type"], head["tenant"], level, enq, head["deadline"], head["level"])
-            )
+        for job_id, record, enq in zip(ids, self.client.hmget(self.keys.jobs, ids), enqueued, strict=True):
+            try:
+                head = orjson.loads(record)  # None (no record) raises TypeError
+                waiting = WaitingJob(job_id, head["type"], head["tenant"], level, enq, head["deadline"], head["level"])
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                continue  # unreadable: not the policy's to move; the next lease that reaches it dead-letters it
+            out.append(waiting)
         return out
 
     def _minutes(self, since_ms: int) -> list[tuple[int, dict[str, str]]]:

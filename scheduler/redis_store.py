@@ -4,7 +4,7 @@ round trip; a lease is O(log n) in the queue's length. Key layout: scheduler.red
 from __future__ import annotations
 
 import hashlib
-import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -13,7 +13,18 @@ from typing import Any, ParamSpec, TypeVar
 import redis
 
 from scheduler.errors import StaleLeaseError, StoreUnavailableError
-from scheduler.job import Job, JobState, Lease, LeaseInfo, LeaseRef, NewJob, SubmitResult
+from scheduler.job import (
+    DEAD_LETTERED,
+    Job,
+    JobState,
+    Lease,
+    LeaseInfo,
+    LeaseRef,
+    NewJob,
+    SubmitResult,
+    UnreadableRecordError,
+    decode_stored,
+)
 from scheduler.redis_keys import Keys
 from scheduler.redis_reads import RedisReads
 from scheduler.store import Demotion, HistoryBucket, Move, QueueStats, WaitingJob
@@ -21,6 +32,7 @@ from scheduler.store import Demotion, HistoryBucket, Move, QueueStats, WaitingJo
 SCRIPTS = ("submit", "lease", "ack", "fail", "release", "touch", "reap", "move", "demote", "retry_dead")
 BATCH = 1000  # jobs per script call: keeps every variadic command within Lua's argument limits
 REAP_LIMIT = 100  # expired leases and due retries handled per lease call
+_log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -103,12 +115,22 @@ class RedisStore:
         leases: list[Lease] = []
         while n > 0:
             take = min(n, BATCH)
-            first_token, *flat = self._run("lease", now_ms, take, ttl_ms, worker, REAP_LIMIT, *order) or [0]
+            first_token, buried, *flat = self._run("lease", now_ms, take, ttl_ms, worker, REAP_LIMIT, *order) or [0, 0]
             expires = now_ms + ttl_ms
-            leases += [_lease(flat, i, first_token + i // 4, worker, now_ms, expires) for i in range(0, len(flat), 4)]
-            if len(flat) < take * 4:
-                break
-            n -= take
+            granted = len(leases)
+            for i in range(0, len(flat), 5):
+                ref = LeaseRef(flat[i], first_token + i // 5)
+                try:
+                    leases.append(_lease(flat, i, ref.token, worker, now_ms, expires))
+                except UnreadableRecordError as problem:
+                    # the script could read its head but not the rest: dead-letter it here, or it would
+                    # come back to every worker after each lease expiry
+                    self.release(ref, f"{problem}: {DEAD_LETTERED}", now_ms, dead=True, counted=False)
+                    _log.warning("job %s dead-lettered: %s", ref.job_id, problem)
+            if len(flat) // 5 + buried < take:
+                break  # the queue ran dry
+            # a dead-lettered job took no slot: ask again for as many (each round takes one job out at least)
+            n -= len(leases) - granted
         return leases
 
     def heartbeat(self, refs: Sequence[LeaseRef], ttl_ms: int, now_ms: int) -> list[bool]:
@@ -232,17 +254,18 @@ def _pairs(refs: Sequence[LeaseRef]) -> list[Any]:
 
 
 def _lease(flat: list[Any], i: int, token: int, worker: str, now_ms: int, expires_ms: int) -> Lease:
-    record, enqueued, level, extras = flat[i : i + 4]
+    job_id, record, enqueued, level, extras = flat[i : i + 5]
     attempts = preemptions = 0
     checkpoint = progress = error = None
     if extras is not None:  # a job that failed, was preempted, checkpointed or reported progress before
         # error last: it is free text, while JSON never holds a raw unit separator
         counts, checkpoint_text, progress_text, error_text = extras.split("\x1f", 3)
         attempts, preemptions = (int(v) for v in counts.split(":"))
-        checkpoint = json.loads(checkpoint_text) if checkpoint_text else None
-        progress = json.loads(progress_text) if progress_text else None
+        checkpoint = decode_stored(job_id, "checkpoint", checkpoint_text or None)
+        progress = decode_stored(job_id, "progress", progress_text or None)
         error = error_text or None
     job = Job.from_record(
+        job_id,
         record,
         level=int(level),
         attempts=attempts,

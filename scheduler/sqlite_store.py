@@ -20,7 +20,7 @@ Choices the JobStore contract leaves open, decided here:
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,12 +28,24 @@ from typing import Any, Literal
 
 from scheduler import sqlite_schema as schema
 from scheduler.errors import StaleLeaseError
-from scheduler.job import Job, JobState, Lease, LeaseInfo, LeaseRef, NewJob, SubmitResult
+from scheduler.job import (
+    DEAD_LETTERED,
+    Job,
+    JobState,
+    Lease,
+    LeaseInfo,
+    LeaseRef,
+    NewJob,
+    SubmitResult,
+    UnreadableRecordError,
+    decode_stored,
+    readable_record,
+)
 from scheduler.sqlite_schema import ACTIVE_STATES, MINUTE_MS, Database, Tx
 from scheduler.store import Demotion, HistoryBucket, Move, QueueStats, WaitingJob
 
 _JOB_COLUMNS = (
-    "record, state, level, attempts, preemptions, checkpoint, error, enqueued_ms,"
+    "id, record, state, level, attempts, preemptions, checkpoint, error, enqueued_ms,"
     " token, worker, leased_ms, expires_ms, finished_ms, progress"
 )
 _WAITING_COLUMNS = "id, type, tenant, level, enqueued_ms, deadline_ms, submitted_level"
@@ -46,26 +58,46 @@ _INSERT_MOVE = (
     "INSERT INTO moves (at_ms, job_id, tenant, from_level, to_level, reason, count) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _DEMOTED_TENANT = "tenant demoted at level"
+_log = logging.getLogger(__name__)
 
 
 def _job(row: Sequence[Any]) -> Job:
-    record, state, level, attempts, preemptions, checkpoint, error, enqueued_ms = row[:8]
-    token, worker, leased_ms, expires_ms, finished_ms, progress = row[8:]
-    job_state = JobState(state)
-    running = job_state is JobState.RUNNING
+    """The job of a row; raises UnreadableRecordError when its record, checkpoint or progress does not decode."""
+    job_id, record, checkpoint, progress, known = _parts(row)
     return Job.from_record(
+        job_id,
         record,
-        level=level,
-        attempts=attempts,
-        preemptions=preemptions,
-        checkpoint=None if checkpoint is None else json.loads(checkpoint),
-        progress=None if progress is None else json.loads(progress),
-        error=error,
-        enqueued_ms=enqueued_ms,
-        state=job_state,
-        lease=LeaseInfo(token, worker, leased_ms, expires_ms) if running else None,
-        finished_ms=finished_ms if job_state in (JobState.DONE, JobState.DEAD) else None,
+        checkpoint=decode_stored(job_id, "checkpoint", checkpoint),
+        progress=decode_stored(job_id, "progress", progress),
+        **known,
     )
+
+
+def _shown_job(row: Sequence[Any]) -> Job:
+    """The job of a row as a read shows it: an unreadable one as Job.unreadable, so one bad row cannot make
+    `get` or the dead-letter view fail."""
+    try:
+        return _job(row)
+    except UnreadableRecordError as problem:
+        return Job.unreadable(row[0], problem, **_parts(row)[-1])
+
+
+def _parts(row: Sequence[Any]) -> tuple[str, str | None, str | None, str | None, dict[str, Any]]:
+    """A row's id, record, checkpoint and progress (as stored), and the Job fields the store knows apart."""
+    job_id, record, state, level, attempts, preemptions, checkpoint, error, enqueued_ms = row[:9]
+    token, worker, leased_ms, expires_ms, finished_ms, progress = row[9:]
+    job_state = JobState(state)
+    known = {
+        "level": level,
+        "attempts": attempts,
+        "preemptions": preemptions,
+        "error": error,
+        "enqueued_ms": enqueued_ms,
+        "state": job_state,
+        "lease": LeaseInfo(token, worker, leased_ms, expires_ms) if job_state is JobState.RUNNING else None,
+        "finished_ms": finished_ms if job_state in (JobState.DONE, JobState.DEAD) else None,
+    }
+    return job_id, record, checkpoint, progress, known
 
 
 class SQLiteStore:
@@ -196,8 +228,8 @@ class SQLiteStore:
                 picked = self._pick(tx, serve[0])
                 if picked is None:
                     serve.pop(0)
-                else:
-                    leases.append(self._grant(tx, serve[0], picked, worker, ttl_ms))
+                elif lease := self._grant(tx, serve[0], picked, worker, ttl_ms):
+                    leases.append(lease)
         return leases
 
     @staticmethod
@@ -217,7 +249,9 @@ class SQLiteStore:
             # A turn without pending jobs should not exist; drop it rather than stall the level.
             tx.db.execute("DELETE FROM rr WHERE level = ? AND tenant = ?", (level, turn[0]))
 
-    def _grant(self, tx: Tx, level: int, row: Sequence[Any], worker: str, ttl_ms: int) -> Lease:
+    def _grant(self, tx: Tx, level: int, row: Sequence[Any], worker: str, ttl_ms: int) -> Lease | None:
+        """Leases the picked job; None when its stored parts do not decode, and then it is dead-lettered (in
+        this transaction, so it is never leased to anyone and cannot block the queue)."""
         job_id, tenant, job_type, enqueued_ms = row
         token, now_ms = tx.next("token"), tx.now_ms
         sql = "UPDATE jobs SET state = 'running', token = ?, worker = ?, leased_ms = ?, expires_ms = ? WHERE id = ?"
@@ -227,7 +261,14 @@ class SQLiteStore:
         else:
             tx.db.execute("DELETE FROM rr WHERE level = ? AND tenant = ?", (level, tenant))
         tx.tally.wait(now_ms, job_type, level, now_ms - enqueued_ms)
-        return Lease(job=_job(leased), token=token, leased_ms=now_ms, expires_ms=now_ms + ttl_ms)
+        try:
+            job = _job(leased)
+        except UnreadableRecordError as problem:
+            sql = "UPDATE jobs SET state = 'dead', error = ?, finished_ms = ? WHERE id = ?"
+            tx.db.execute(sql, (f"{problem}: {DEAD_LETTERED}", now_ms, job_id))
+            _log.warning("job %s dead-lettered: %s", job_id, problem)
+            return None
+        return Lease(job=job, token=token, leased_ms=now_ms, expires_ms=now_ms + ttl_ms)
 
     def _wake_delayed(self, tx: Tx) -> None:
         due = tx.db.execute(
@@ -394,7 +435,7 @@ class SQLiteStore:
     def get(self, job_id: str) -> Job | None:
         with self._db.connection() as db:
             row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return None if row is None else _job(row)
+        return None if row is None else _shown_job(row)
 
     def waiting(self, level: int, enqueued_before_ms: int, limit: int) -> list[WaitingJob]:
         sql = (
@@ -462,17 +503,18 @@ class SQLiteStore:
             f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = 'dead' ORDER BY finished_ms DESC, id DESC LIMIT ? OFFSET ?"
         )
         with self._db.connection() as db:
-            return [_job(row) for row in db.execute(sql, (limit, offset))]
+            return [_shown_job(row) for row in db.execute(sql, (limit, offset))]
 
     def retry_dead(self, job_ids: Sequence[str], now_ms: int) -> int:
         retried = 0
         with self._db.write(now_ms) as tx:
             for job_id in job_ids:
-                sql = "SELECT tenant, submitted_level FROM jobs WHERE id = ? AND state = 'dead'"
+                sql = "SELECT tenant, submitted_level, record FROM jobs WHERE id = ? AND state = 'dead'"
                 row = tx.db.execute(sql, (job_id,)).fetchone()
-                if row is None:
+                # a record that does not decode stays dead: queued again, it would only be dead-lettered again
+                if row is None or not readable_record(job_id, row[2]):
                     continue
-                tenant, level = row
+                tenant, level, _ = row
                 changes = ", attempts = 0, preemptions = 0, enqueued_ms = ?, finished_ms = NULL"
                 self._requeue(tx, job_id, level, tenant, changes, now_ms)
                 retried += 1

@@ -124,7 +124,12 @@ class JobStore(Protocol):
         ...
 
     def lease(self, n: int, worker: str, ttl_ms: int, now_ms: int, levels: Sequence[int] | None = None) -> list[Lease]:
-        """Lease up to n jobs in serve order, from `levels` only when given."""
+        """Lease up to n jobs in serve order, from `levels` only when given.
+
+        A job whose stored record, checkpoint or progress no longer decodes (scheduler.job.UnreadableRecordError)
+        is never handed out: the lease that reaches it dead-letters it with the reason and serves the next one,
+        so one bad record cannot stop every worker. Reads show such a job as `Job.unreadable`.
+        """
         ...
 
     def heartbeat(self, refs: Sequence[LeaseRef], ttl_ms: int, now_ms: int) -> list[bool]:

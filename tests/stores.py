@@ -8,6 +8,8 @@ one (`open_spec`). The store modules are imported lazily so one kind can be test
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,3 +238,28 @@ def written_around_submit(scheduler: Scheduler, job_type: str, payload_json: str
     job = NewJob(new_job_id(), job_type, "intruder", "daily-active", 1, payload_json, now_ms, max_attempts=3)
     scheduler.store.submit([job], now_ms)
     return job.id
+
+
+STORED_FIELD = {"record": "", "checkpoint": ":k", "progress": ":g"}  # Redis: the jobs-hash field suffix
+
+
+def overwrite_stored(store: JobStore, job_id: str, part: str, text: str | None) -> None:
+    """Write `text` over a stored part of a job (record, checkpoint or progress) behind the store's back, as
+    a hand, a bug or another version could; None deletes it (Redis only: SQLite's record is NOT NULL)."""
+    spec = spec_of(store)
+    if spec.kind == "redis":
+        from scheduler.redis_keys import Keys
+
+        assert spec.namespace is not None
+        client, field = redis_client(), job_id + STORED_FIELD[part]
+        try:
+            if text is None:
+                client.hdel(Keys(spec.namespace).jobs, field)
+            else:
+                client.hset(Keys(spec.namespace).jobs, field, text)
+        finally:
+            client.close()
+        return
+    assert spec.path is not None and part in STORED_FIELD
+    with contextlib.closing(sqlite3.connect(spec.path)) as db, db:
+        db.execute(f"UPDATE jobs SET {part} = ? WHERE id = ?", (text, job_id))

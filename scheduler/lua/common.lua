@@ -7,8 +7,15 @@ local HISTORY_TTL_S = 172800
 local MOVES_KEPT = 10000
 local LEVEL_SPAN = 281474976710656 -- 2^48: a level's band of turn scores (exact in a double up to 16 levels)
 
--- type, tenant, max_attempts, deadline ("null" -> nil), level: the fixed head of every record.
+-- The error of a job dead-lettered because its stored record is missing or does not start as every record
+-- does; the Python side words the same case as scheduler.job.UnreadableRecordError.
+local UNREADABLE = 'the stored record is unreadable (missing, or not the JSON ebbflow writes):'
+  .. ' dead-lettered so it cannot block the queue'
+
+-- type, tenant, max_attempts, deadline ("null" -> nil), level: the fixed head of every record; all nil
+-- when the record is missing or its head is not the one ebbflow writes.
 local function header(record)
+  if type(record) ~= 'string' then return nil end
   local jtype, tenant, max_attempts, deadline, level = string.match(record,
     '^{"id":"[^"]*","type":"([^"]*)","tenant":"([^"]*)","max_attempts":(%d+),"deadline":([%dnul]+),"level":(%d+)')
   if deadline == 'null' then deadline = nil end
@@ -70,7 +77,7 @@ local function enqueue(id, tenant, jtype, level, enq, deadline)
   redis.call('ZADD', P .. 'age:' .. level, enq, id)
   if deadline then redis.call('ZADD', P .. 'dl:' .. level, deadline, id) end
   redis.call('HINCRBY', P .. 'depth', level .. '|' .. jtype, 1)
-  redis.call('HSET', JOBS, id .. ':s', 'P|' .. level .. '|' .. enq)
+  redis.call('HSET', JOBS, id .. ':s', 'P|' .. level .. '|' .. enq .. '|' .. jtype)
 end
 
 -- Takes one pending job out of its level queue (for a move); returns false when it is not there.
@@ -98,6 +105,20 @@ local function bury(id, level, enq, now)
   redis.call('ZADD', P .. 'dlq', now, id)
   redis.call('HSET', JOBS, id .. ':s', 'X|' .. level .. '|' .. enq .. '|' .. now)
   release_key(id)
+end
+
+-- Dead-letters a pending job whose record is unreadable: out of its queue, its turn, its indexes and its
+-- depth count (per type: the type comes from the pending state, as the record cannot be read).
+local function bury_unreadable(id, tenant, level, enq, now)
+  local jtype = string.match(redis.call('HGET', JOBS, id .. ':s') or '', '^P|%d+|[%d.]+|(.+)$')
+  if jtype then redis.call('HINCRBY', P .. 'depth', level .. '|' .. jtype, -1) end
+  local q = P .. 'q:' .. level .. ':' .. tenant
+  redis.call('ZREM', q, id)
+  if redis.call('EXISTS', q) == 0 then redis.call('ZREM', P .. 'turns', level .. '|' .. tenant) end
+  redis.call('ZREM', P .. 'age:' .. level, id)
+  redis.call('ZREM', P .. 'dl:' .. level, id)
+  redis.call('HSET', JOBS, id .. ':e', UNREADABLE)
+  bury(id, level, enq, now)
 end
 
 -- running state: R|token|leased|L|enq|type|tenant|worker (worker last: it may hold any character)
@@ -164,8 +185,12 @@ local function reap(now, limit)
     local a, p = counts_of(id)
     a = a + 1
     redis.call('HSET', JOBS, id .. ':c', a .. ':' .. p, id .. ':e',
-      'lease expired (worker ' .. worker .. ' stopped heartbeating)')
-    if a >= max_attempts then bury(id, level, enq, now) else enqueue(id, tenant, jtype, level, enq, deadline) end
+      max_attempts and 'lease expired (worker ' .. worker .. ' stopped heartbeating)' or UNREADABLE)
+    if not max_attempts or a >= max_attempts then
+      bury(id, level, enq, now)
+    else
+      enqueue(id, tenant, jtype, level, enq, deadline)
+    end
   end
   return #ids
 end
@@ -177,7 +202,12 @@ local function promote_delayed(now, limit)
     local level, enq = string.match(redis.call('HGET', JOBS, id .. ':s'), '^W|(%d+)|([%d.]+)')
     local jtype, tenant, _, deadline = header(redis.call('HGET', JOBS, id))
     redis.call('ZREM', P .. 'delayed', id)
-    enqueue(id, tenant, jtype, level, enq, deadline)
+    if jtype then
+      enqueue(id, tenant, jtype, level, enq, deadline)
+    else
+      redis.call('HSET', JOBS, id .. ':e', UNREADABLE)
+      bury(id, level, enq, now)
+    end
   end
   return #ids
 end

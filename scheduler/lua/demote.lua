@@ -12,8 +12,12 @@ while true do
   local records = redis.call('HMGET', JOBS, unpack(ids))
   for i, id in ipairs(ids) do
     local jtype, _, _, deadline = header(records[i])
-    dequeue(id, tenant, jtype, level)
-    enqueue(id, tenant, jtype, to, batch[2 * i], deadline)
+    if jtype then
+      dequeue(id, tenant, jtype, level)
+      enqueue(id, tenant, jtype, to, batch[2 * i], deadline)
+    else -- left here it would be read again and again: this loop runs until the queue is empty
+      bury_unreadable(id, tenant, level, batch[2 * i], now)
+    end
   end
   moved = moved + #ids
 end

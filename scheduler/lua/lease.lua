@@ -1,8 +1,10 @@
 -- lease: ARGV = now, n, ttl_ms, worker, reap_limit, then the levels to serve ('all' = every level).
 -- Strict priority across levels; inside a level tenants take turns (round robin), each tenant FIFO.
--- Returns the first token (the jobs' tokens follow it one by one), then 4 fields per job: record, enqueued,
--- level, and extras: false, or "counts<US>checkpoint<US>progress<US>error" (unit separator) when any of them
--- is set (error last: it is free text; JSON never holds a raw unit separator).
+-- Returns the first token (the jobs' tokens follow it one by one), how many picked jobs were dead-lettered
+-- here because their record was missing or did not start as every record does (so a bad record can never
+-- stop the queue), then 5 fields per job: id, record, enqueued, level, and extras: false, or
+-- "counts<US>checkpoint<US>progress<US>error" (unit separator) when any of them is set (error last: it is
+-- free text; JSON never holds a raw unit separator).
 local now, need, ttl, worker, reap_limit = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 reap(now, reap_limit)
 promote_delayed(now, reap_limit)
@@ -82,36 +84,49 @@ else
     serve_band(int(level * LEVEL_SPAN), '(' .. int((level + 1) * LEVEL_SPAN))
   end
 end
-local count = picked.n
-if count == 0 then return {} end
+if picked.n == 0 then return {} end
 
 local ids, ask = picked.ids, {}
-for i = 1, count do
+for i = 1, picked.n do
   local id = ids[i]
   local f = 5 * (i - 1)
   ask[f + 1], ask[f + 2], ask[f + 3], ask[f + 4], ask[f + 5] = id, id .. ':c', id .. ':k', id .. ':g', id .. ':e'
 end
 local got = redis.call('HMGET', JOBS, unpack(ask))
+-- the type sits right after the id in every record: '{"id":"<id>","type":"<type>",...'
+local readable, types, buried = {}, {}, 0
+for i = 1, picked.n do
+  local id, record = ids[i], got[5 * (i - 1) + 1]
+  local type_start = #id + 18
+  local close = record and string.sub(record, 1, type_start - 1) == '{"id":"' .. id .. '","type":"'
+    and string.find(record, '"', type_start, true)
+  if close then
+    readable[#readable + 1] = i
+    types[i] = string.sub(record, type_start, close - 1)
+  else
+    bury_unreadable(id, picked.tenants[i], picked.levels[i], picked.enqs[i], now)
+    buried = buried + 1
+  end
+end
+local count = #readable
+if count == 0 then return { 0, buried } end
 local first_token = redis.call('INCRBY', P .. 'fence', count) - count
 local expires = now + tonumber(ttl)
-local states, leases, out = {}, {}, { first_token + 1 }
+local states, leases, out = {}, {}, { first_token + 1, buried }
 local per_level, dl_level, tally, buckets = {}, {}, {}, {}
-for i = 1, count do
+for r, i in ipairs(readable) do
   local f = 5 * (i - 1)
-  local id, enq, level, record = ids[i], picked.enqs[i], picked.levels[i], got[f + 1]
-  -- the type sits right after the id in every record: '{"id":"<id>","type":"<type>",...'
-  local type_start = #id + 18
-  local jtype = string.sub(record, type_start, string.find(record, '"', type_start, true) - 1)
-  local token = first_token + i
-  states[2 * i - 1] = id .. ':s'
-  states[2 * i] = 'R|' .. token .. '|' .. now .. '|' .. level .. '|' .. enq .. '|' .. jtype .. '|'
+  local id, enq, level, record, jtype = ids[i], picked.enqs[i], picked.levels[i], got[f + 1], types[i]
+  local token = first_token + r
+  states[2 * r - 1] = id .. ':s'
+  states[2 * r] = 'R|' .. token .. '|' .. now .. '|' .. level .. '|' .. enq .. '|' .. jtype .. '|'
     .. picked.tenants[i] .. '|' .. worker
-  leases[2 * i - 1] = expires
-  leases[2 * i] = id
+  leases[2 * r - 1] = expires
+  leases[2 * r] = id
   local lids = per_level[level]
   if not lids then lids = {}; per_level[level] = lids end
   lids[#lids + 1] = id
-  if not string.find(record, '"deadline":null', type_start, true) then
+  if not string.find(record, '"deadline":null', #id + 18, true) then
     dl_level[level] = dl_level[level] or {}
     dl_level[level][#dl_level[level] + 1] = id
   end
@@ -128,8 +143,8 @@ for i = 1, count do
   if counts or checkpoint or progress or err then
     extras = (counts or '0:0') .. '\31' .. (checkpoint or '') .. '\31' .. (progress or '') .. '\31' .. (err or '')
   end
-  local j = 4 * (i - 1) + 1
-  out[j + 1], out[j + 2], out[j + 3], out[j + 4] = record, enq, level, extras
+  local j = 5 * (r - 1) + 2
+  out[j + 1], out[j + 2], out[j + 3], out[j + 4], out[j + 5] = id, record, enq, level, extras
 end
 call_chunked('HSET', JOBS, states)
 call_chunked('ZADD', P .. 'leases', leases)

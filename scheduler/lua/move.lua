@@ -6,8 +6,9 @@ for a = 4, #ARGV do
   local id = ARGV[a]
   local state = redis.call('HGET', JOBS, id .. ':s')
   local level = state and string.match(state, '^P|(%d+)|')
-  if level and level ~= to then
-    local jtype, tenant, _, deadline = header(redis.call('HGET', JOBS, id))
+  local jtype, tenant, _, deadline
+  if level and level ~= to then jtype, tenant, _, deadline = header(redis.call('HGET', JOBS, id)) end
+  if jtype then -- an unreadable record is not moved: the lease that reaches it dead-letters it
     local enq = dequeue(id, tenant, jtype, level)
     enqueue(id, tenant, jtype, to, enq, deadline)
     log_move(now, id, tenant, level, to, reason, 1)

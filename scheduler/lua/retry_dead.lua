@@ -4,11 +4,20 @@ local now = ARGV[1]
 local n = 0
 for a = 2, #ARGV do
   local id = ARGV[a]
-  if redis.call('ZREM', P .. 'dlq', id) == 1 then
-    local jtype, tenant, _, deadline, level = header(redis.call('HGET', JOBS, id))
+  local record = redis.call('HGET', JOBS, id)
+  local jtype, tenant, _, deadline, level = header(record)
+  local decoded, fields = false, nil
+  if jtype and string.sub(record, 1, #id + 9) == '{"id":"' .. id .. '",' then
+    decoded, fields = pcall(cjson.decode, record)
+  end
+  -- the fields scheduler.job.Job.from_record needs beyond the head: a record that lacks one, or does not
+  -- decode, stays dead: queued again, it would only be dead-lettered again
+  local readable = decoded and type(fields) == 'table' and fields.class ~= nil and fields.key ~= nil
+    and fields.created ~= nil and fields.payload ~= nil
+  if readable and redis.call('ZREM', P .. 'dlq', id) == 1 then
     redis.call('HDEL', JOBS, id .. ':c')
     -- it is active again, so it holds its idempotency key again, unless another active job took it
-    local key = cjson.decode(redis.call('HGET', JOBS, id)).key
+    local key = fields.key
     if key ~= cjson.null and redis.call('HSETNX', P .. 'idem', key, id) == 1 then
       redis.call('HSET', JOBS, id .. ':i', key)
     end

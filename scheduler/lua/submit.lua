@@ -42,7 +42,8 @@ for i = 2, #ARGV, 8 do
     out[#out + 1] = 0
   else
     local level = level_for(ARGV[i + 4], tenant)
-    fields[nf + 1], fields[nf + 2], fields[nf + 3], fields[nf + 4] = id, record, id .. ':s', 'P|' .. level .. '|' .. ARGV[1]
+    local state = 'P|' .. level .. '|' .. ARGV[1] .. '|' .. jtype
+    fields[nf + 1], fields[nf + 2], fields[nf + 3], fields[nf + 4] = id, record, id .. ':s', state
     nf = nf + 4
     local qkey = level .. ':' .. tenant
     local q = queues[qkey]

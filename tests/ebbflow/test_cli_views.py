@@ -13,6 +13,7 @@ from scheduler.job import JSONValue
 from scheduler.queue import Scheduler
 from scheduler.registry import JobType, JobTypeRegistry
 from tests.ebbflow.conftest import pending_total
+from tests.stores import StoreSpec, close_store, open_spec, overwrite_stored
 
 
 def submit(cli, *args: str) -> str:
@@ -227,3 +228,30 @@ def test_the_builtin_fail_type_goes_through_retries_to_the_dead_letter_queue(cli
     cli.ok("work", "--idle-exit")
     assert job_id in cli.ok("dlq", "list").stdout
     assert cli.ok("dlq", "retry", job_id).stdout.strip() == "queued again: 1 of 1"
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "redis"])
+def test_a_corrupt_stored_record_is_dead_lettered_by_work_and_shown_by_every_view(cli, workdir, store_kind, request):
+    # given three queued jobs, the middle one's record overwritten behind ebbflow's back
+    if store_kind == "redis":
+        spec = StoreSpec("redis", namespace=request.getfixturevalue("redis_env"))
+    else:
+        spec = StoreSpec("sqlite", path=str(workdir / "queue.db"))
+    ids = [submit(cli, "noop", "--tenant", "a").strip() for _ in range(3)]
+    store = open_spec(spec)
+    try:
+        overwrite_stored(store, ids[1], "record", '{"id": "cut sho')
+    finally:
+        close_store(store)
+    # when a worker runs until the queue is empty
+    out = cli.ok("work", "--idle-exit").stdout
+    # then it ran the other two, and the views show the bad one dead with the reason instead of failing
+    assert "leased 2: done 2" in out
+    assert "dead letters: 1" in cli.ok("status").stdout
+    listing = cli.ok("dlq", "list").stdout
+    assert ids[1] in listing and "unreadable" in listing
+    for view in (["dlq", "show", ids[1]], ["jobs", "show", ids[1]]):
+        shown = cli.ok(*view).stdout
+        assert "dead" in shown and "cannot block the queue" in shown, shown
+    # and retrying it leaves it dead: queued again, it would only be dead-lettered again
+    assert cli.ok("dlq", "retry", ids[1]).stdout.strip() == "queued again: 0 of 1 (the rest were not dead)"
