@@ -18,10 +18,9 @@ terminated or not of this cluster count as done; the others show as "draining" u
 failed terminate is reported as a FleetError of kind "other" and the node stays "draining"; draining it
 again retries.
 
-Spot prices: `describe_spot_price_history` from now for the spot node types' instance types and zones, the
-latest entry per (instance type, zone). `price_history`, when given, replaces that call: it returns
-$/hour per node type name (tests use it, since moto's history is a fixed dummy price, and a deployment may
-prefer a cached price feed).
+Spot prices: `describe_spot_price_history`, read by autoscaler.spot_prices.Ec2SpotPrices. `price_history`,
+when given, replaces that call: it returns $/hour per node type name (tests use it, since moto's history is a
+fixed dummy price, and a deployment may prefer a cached price feed).
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from autoscaler.ec2_api import (
@@ -46,6 +45,7 @@ from autoscaler.ec2_api import (
     pages,
 )
 from autoscaler.fleet import ErrorKind, FleetError, FleetNode, NodeState, NodeType
+from autoscaler.spot_prices import Ec2SpotPrices
 from dispatcher.markets import Market
 
 _REMEMBERED_REQUESTS = 4096
@@ -94,7 +94,7 @@ class Ec2Fleet:
         self._launch = launch
         self._clock = clock
         self._price_history = price_history
-        self._product = product_description
+        self._ec2_prices = Ec2SpotPrices(ec2, node_types, clock, product_description)
         self._template_name = launch.launch_template or f"ebbflow-{cluster}-{launch.image_id}"
         self._template_ready = bool(launch.launch_template)
         self._errors: list[FleetError] = []
@@ -168,27 +168,11 @@ class Ec2Fleet:
         return errors
 
     def spot_prices(self) -> dict[str, float]:
-        spot = [t for t in self._types.values() if t.market == Market.SPOT]
         if self._price_history is not None:
             given = self._price_history()
+            spot = [t for t in self._types.values() if t.market == Market.SPOT]
             return {t.name: float(given[t.name]) for t in spot if t.name in given}
-        if not spot:
-            return {}
-        history = pages(
-            self._ec2.describe_spot_price_history,
-            "SpotPriceHistory",
-            InstanceTypes=sorted({t.instance_type for t in spot}),
-            ProductDescriptions=[self._product],
-            Filters=[{"Name": "availability-zone", "Values": sorted({t.zone for t in spot})}],
-            StartTime=datetime.fromtimestamp(self._clock(), tz=UTC),
-        )
-        latest: dict[tuple[str, str], tuple[float, float]] = {}  # (type, zone) -> (timestamp, price)
-        for entry in history:
-            where = (str(entry["InstanceType"]), str(entry["AvailabilityZone"]))
-            stamp = _epoch(entry.get("Timestamp"))
-            if where not in latest or stamp >= latest[where][0]:
-                latest[where] = (stamp, float(entry["SpotPrice"]))
-        return {t.name: latest[(t.instance_type, t.zone)][1] for t in spot if (t.instance_type, t.zone) in latest}
+        return self._ec2_prices()
 
     # -- helpers -------------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ class NodeType:
     ondemand_price: float  # $/hour on demand (for a spot type, the ceiling its spot price is compared with)
     resource: str = ""  # Ray custom resource unique to this node type ("" where the fleet needs none)
     max_nodes: int = 100
+    spot_price: float | None = None  # $/hour expected on spot, for a fleet without a price feed (spot_prices.py)
 
 
 @dataclass(frozen=True, slots=True)

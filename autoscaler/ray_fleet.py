@@ -37,6 +37,7 @@ failed launches (`ray.autoscaler.v2.sdk.get_cluster_status`).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -51,6 +52,8 @@ from ray.autoscaler.v2.utils import is_autoscaler_v2
 from autoscaler.fleet import ErrorKind, FleetError, FleetNode, NodeState, NodeType
 from dispatcher.drain import DrainRefusedError, drain_node
 from dispatcher.markets import MARKET_RESOURCE, Market
+
+log = logging.getLogger(__name__)
 
 REMEMBERED_REQUESTS = 10_000  # request ids kept for idempotence
 
@@ -192,9 +195,16 @@ class RayFleet:
             return errors
 
     def spot_prices(self) -> dict[str, float]:
-        """Ray knows no prices: those of the injected source, for this fleet's spot types."""
+        """Ray knows no prices: those of the injected source (autoscaler.spot_prices), for this fleet's spot
+        types. A source that fails (EC2 unreachable, say) gives none this round, so no spot type is launched
+        on a guess, and the failure is logged."""
         spot = {name for name, node_type in self._types.items() if node_type.market is Market.SPOT}
-        return {name: float(price) for name, price in self._prices().items() if name in spot}
+        try:
+            prices = self._prices()
+        except Exception as err:  # the source is the caller's (boto3, a feed): any failure means "no price now"
+            log.warning("spot prices unavailable: %s", err)
+            return {}
+        return {name: float(price) for name, price in prices.items() if name in spot}
 
     # -- internals ---------------------------------------------------------------------------------------------
 

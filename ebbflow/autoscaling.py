@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from autoscaler.decision_log import DecisionLog
 from autoscaler.fleet import Fleet
 from autoscaler.loop import Autoscaler
+from autoscaler.spot_prices import Ec2SpotPrices, configured_spot_prices
 from dispatcher.markets import Market
 from ebbflow.config import Settings
 from scheduler.errors import ConfigError
@@ -22,7 +23,26 @@ def open_fleet(settings: Settings) -> Fleet:
         return _ec2_fleet(settings)
     from autoscaler.ray_fleet import RayFleet
 
-    return RayFleet(scaling.node_types)
+    return RayFleet(scaling.node_types, prices=spot_price_source(settings))
+
+
+def spot_price_source(settings: Settings) -> Callable[[], dict[str, float]]:
+    """Where a Ray fleet's spot prices come from (Ray knows none, and a type without a price is never
+    launched on spot): EC2's price history, or the prices configured on the node types."""
+    scaling = settings.autoscaler
+    if scaling.spot_prices == "node_types":
+        missing = [t.name for t in scaling.node_types if t.market is Market.SPOT and t.spot_price is None]
+        if missing:
+            raise ConfigError(
+                f"autoscaler.node_types: {', '.join(missing)} has no spot_price; give each spot type one,"
+                ' or set autoscaler.spot_prices = "ec2" to read EC2\'s price history'
+            )
+        return configured_spot_prices(scaling.node_types)
+    import boto3
+
+    ec2 = scaling.ec2
+    client = boto3.client("ec2", region_name=ec2.region, endpoint_url=ec2.endpoint_url)  # credentials: boto3's chain
+    return Ec2SpotPrices(client, scaling.node_types)
 
 
 def _ec2_fleet(settings: Settings) -> Fleet:

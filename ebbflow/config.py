@@ -133,6 +133,11 @@ class AutoscalerSettings(AutoscalerConfig):
 
     enabled: bool = Field(default=False, description="`ebbflow head` runs the autoscaler every period_s")
     fleet: Literal["ray", "ec2"] = "ray"
+    spot_prices: Literal["ec2", "node_types"] = Field(
+        default="ec2",
+        description="a Ray fleet's spot prices: EC2's price history (autoscaler.ec2 region), or each spot node"
+        " type's spot_price (a cluster with no price feed); an ec2 fleet always reads EC2's",
+    )
     node_types: tuple[NodeType, ...] = ()
     log_path: str = Field(default=".ebbflow/autoscaler.jsonl", min_length=1, description="the decision log")
     ec2: Ec2Settings = Ec2Settings()
@@ -146,6 +151,8 @@ class AutoscalerSettings(AutoscalerConfig):
         for node_type in value:
             if node_type.slots < 1 or node_type.max_nodes < 0 or not node_type.ondemand_price > 0:
                 raise ValueError(f"{node_type.name}: slots must be >= 1, max_nodes >= 0 and ondemand_price > 0")
+            if node_type.spot_price is not None and not node_type.spot_price > 0:
+                raise ValueError(f"{node_type.name}: spot_price must be > 0 (or left out), got {node_type.spot_price}")
         return value
 
     def policy(self) -> AutoscalerConfig:

@@ -73,7 +73,8 @@ def write_market(path: PathLike, market: Market) -> None:
 
 def write_node_types(path: PathLike, node_types: Sequence[NodeType]) -> None:
     """Write node types as JSON (a list of objects) or TOML (`[[node_types]]` tables), by the file name."""
-    rows = [asdict(t) for t in node_types]
+    # a field left unset (None) is left out: TOML has no null, and reading it back gives the default again
+    rows = [{key: value for key, value in asdict(t).items() if value is not None} for t in node_types]
     suffix = Path(path).suffix.lower()
     if suffix == ".json":
         Path(path).write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")

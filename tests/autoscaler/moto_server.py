@@ -16,10 +16,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 REGION = "us-east-1"
 START_TIMEOUT_S = 20.0
@@ -89,3 +91,13 @@ class MotoServer:
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    """A moto server for the test module (import this fixture by name)."""
+    server = MotoServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()

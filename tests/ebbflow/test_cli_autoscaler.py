@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ebbflow import load_settings
 from ebbflow.stores import open_scheduler
-from tests.autoscaler.moto_server import MotoServer
+from tests.autoscaler.moto_server import MotoServer, moto
+
+__all__ = ["moto"]  # a fixture, used by name
 
 NODE_TYPES = """
 [[autoscaler.node_types]]
@@ -38,15 +39,6 @@ zone = "us-east-1a"
 slots = 4
 ondemand_price = 0.192
 """
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    server = MotoServer.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
