@@ -96,12 +96,18 @@ class FaultReport:
         (console or Console(width=110)).print(table)
 
 
+def work_command(n: int) -> list[str]:
+    return [EBBFLOW, "work", "--worker", f"fault-worker-{n}"]
+
+
 @dataclass
 class Supervisor:
-    """`ebbflow work` processes, each started again when it exits (after RESTART_DELAY_S), until `stop`."""
+    """Processes (`ebbflow work` unless told otherwise), each started again when it exits (after
+    RESTART_DELAY_S), until `stop`; what they print goes to <cwd>/supervised-<n>.log."""
 
     env: dict[str, str]
     cwd: Path
+    command: Callable[[int], list[str]] = work_command
     processes: list[subprocess.Popen[str]] = field(default_factory=list)
     restarts: int = 0
     _due: dict[int, float] = field(default_factory=dict)
@@ -131,10 +137,10 @@ class Supervisor:
                 process.wait()
 
     def _spawn(self, n: int) -> subprocess.Popen[str]:
-        args = [EBBFLOW, "work", "--worker", f"fault-worker-{n}"]
-        return subprocess.Popen(
-            args, cwd=self.cwd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
-        )
+        with (self.cwd / f"supervised-{n}.log").open("a") as log:
+            return subprocess.Popen(
+                self.command(n), cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True
+            )
 
 
 @contextmanager
@@ -150,16 +156,30 @@ def queue_environment(server: RedisServer, run: FaultRun, folder: Path) -> Itera
         "EBBFLOW_SCHEDULER__BACKOFF_MAX_S": "1",
         "EBBFLOW_SQLITE__PATH": str(folder / "unused.db"),
     }
+    with ebbflow_environment(values) as env:
+        yield env
+
+
+@contextmanager
+def ebbflow_environment(values: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Exactly these EBBFLOW_* settings in this process (any others set aside, all put back after), and
+    PYTHONPATH naming the repository, so processes started meanwhile (Ray nodes too) import bench/; yields
+    the environment for child processes."""
     saved = {name: value for name, value in os.environ.items() if name.upper().startswith("EBBFLOW_")}
+    saved_path = os.environ.get("PYTHONPATH")
     for name in saved:
         del os.environ[name]
-    os.environ.update(values)
+    os.environ.update({**values, "PYTHONPATH": str(REPO)})
     try:
-        yield {**os.environ, "PYTHONPATH": str(REPO)}
+        yield dict(os.environ)
     finally:
         for name in values:
             os.environ.pop(name, None)
         os.environ.update(saved)
+        if saved_path is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved_path
 
 
 def run_faults(
@@ -174,8 +194,7 @@ def run_faults(
             effects = folder / "effects.db"
             open_effects(str(effects)).close()
             scheduler = open_scheduler(load_settings())
-            payload = {"effects": str(effects), "sleep_s": run.job_sleep_s}
-            submitted = [scheduler.submit("fault.record", payload, tenant=f"t{n % 3}").job_id for n in range(run.jobs)]
+            submitted = [submit_record(scheduler, effects, n, run.job_sleep_s) for n in range(run.jobs)]
             supervisor = Supervisor(env, folder)
             started = time.monotonic()
             supervisor.start(run.workers)
@@ -194,6 +213,13 @@ def run_faults(
             scheduler.store.purge()
             scheduler.store.close()
             return report
+
+
+def submit_record(scheduler: Scheduler, effects: Path, number: int, sleep_s: float) -> str:
+    """Submit the `number`th fault.record job, its effect named and its idempotency key the same; its id."""
+    effect = f"record-{number}"
+    payload = {"effects": str(effects), "effect": effect, "sleep_s": sleep_s}
+    return scheduler.submit("fault.record", payload, tenant=f"t{number % 3}", key=effect).job_id
 
 
 def _inject(
@@ -252,24 +278,48 @@ def _count(
     jobs = [scheduler.get(job_id) for job_id in submitted]
     done = {job.id for job in jobs if job is not None and job.state is JobState.DONE}
     dead = [job for job in jobs if job is not None and job.state is JobState.DEAD]
-    connection = sqlite3.connect(effects)
-    try:
-        effect_ids = [row[0] for row in connection.execute("SELECT job_id FROM effects")]
-        runs = int(connection.execute("SELECT count(*) FROM runs").fetchone()[0])
-    finally:
-        connection.close()
+    ledger = read_effects(effects)
     stats = scheduler.store.stats()
     return FaultReport(
         submitted=len(submitted),
         completed=len(done),
         dead=len(dead),
         dead_without_reason=sum(1 for job in dead if not job.error),
-        effects=len(set(effect_ids)),
-        duplicated_effects=len(effect_ids) - len(set(effect_ids)),
-        effects_of_unfinished_jobs=len(set(effect_ids) - done - {job.id for job in dead}),
-        runs=runs,
+        effects=len(ledger.jobs_by_effect),
+        duplicated_effects=ledger.duplicated,
+        effects_of_unfinished_jobs=len(ledger.job_ids - done - {job.id for job in dead}),
+        runs=ledger.runs,
         leases_left=sum(stats.running.values()),
         worker_restarts=restarts,
         recovery_s=recovery,
         elapsed_s=elapsed_s,
     )
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """What fault.record jobs did: the jobs behind each effect, and how many runs there were."""
+
+    jobs_by_effect: dict[str, set[str]]
+    runs: int
+
+    @property
+    def job_ids(self) -> set[str]:
+        return set().union(*self.jobs_by_effect.values())
+
+    @property
+    def duplicated(self) -> int:
+        """Effects that more than one job had: each is an effect that happened twice."""
+        return sum(1 for jobs in self.jobs_by_effect.values() if len(jobs) > 1)
+
+
+def read_effects(path: Path) -> Ledger:
+    connection = sqlite3.connect(path)
+    try:
+        jobs_by_effect: dict[str, set[str]] = {}
+        for effect, job_id in connection.execute("SELECT effect, job_id FROM effects"):
+            jobs_by_effect.setdefault(effect, set()).add(job_id)
+        runs = int(connection.execute("SELECT count(*) FROM runs").fetchone()[0])
+    finally:
+        connection.close()
+    return Ledger(jobs_by_effect, runs)

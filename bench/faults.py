@@ -1,15 +1,25 @@
-"""The fault suite's long run: the queue on a private Redis (append-only file on) with `ebbflow work` processes
-kept running by a supervisor, and repeated faults while the jobs run: kill -9 of redis-server with a start from
-its AOF, and pauses longer than the lease TTL, alternating. The same jobs run once without faults first, in the
-same run, so the table shows what the faults cost. Exits 1 if a job was lost or had its effect twice.
+"""The fault suite's long runs. Exits 1 if a promise broke (a job lost, an effect twice, a lease left...).
+
+Default: the queue on a private Redis (append-only file on) with `ebbflow work` processes kept running by a
+supervisor, and repeated faults while the jobs run: kill -9 of redis-server with a start from its AOF, and
+pauses longer than the lease TTL, alternating. The same jobs run once without faults first, in the same run,
+so the table shows what the faults cost.
 
     python bench/faults.py [--jobs 3000] [--workers 2] [--kills 3] [--pauses 3]
+
+--suite: every fault at once (bench/fault_suite.py) on a cluster whose autoscaler launches the nodes:
+spot nodes lost with and without notice, `ebbflow head` killed, redis-server killed and paused, and
+misbehaving jobs, `--rounds` times each kind, under fault.record jobs and a minutely cron schedule (the
+packs run in tests/faults/test_fault_suite.py, which checks their results against the world).
+
+    python bench/faults.py --suite [--jobs 600] [--rounds 2] [--seed 9]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from itertools import zip_longest
 from pathlib import Path
 
@@ -18,17 +28,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console
 
 from bench.fault_harness import Fault, FaultRun, run_faults
+from bench.fault_suite import ALL_FAULTS, SuiteRun, run_suite
 
-console = Console(width=None if sys.stdout.isatty() else 120)
+console = Console(width=None if sys.stdout.isatty() else 130)
+DEFAULT_JOBS = 3000
+DEFAULT_SUITE_JOBS = 600
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, default=3000)
+    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--kills", type=int, default=3, help="kill -9 of redis-server, each followed by a start")
     parser.add_argument("--pauses", type=int, default=3, help="SIGSTOP of redis-server past the lease TTL")
+    parser.add_argument("--suite", action="store_true", help="every fault at once, on an autoscaled cluster")
+    parser.add_argument("--rounds", type=int, default=2, help="--suite: faults of each kind")
+    parser.add_argument("--seed", type=int, default=9, help="--suite: the faults' order and victims")
     args = parser.parse_args()
+    if args.suite:
+        whole_suite(args.jobs if args.jobs != DEFAULT_JOBS else DEFAULT_SUITE_JOBS, args.rounds, args.seed)
+        return
     kills: list[Fault] = ["kill"] * args.kills
     pauses: list[Fault] = ["pause"] * args.pauses
     faults = [fault for pair in zip_longest(kills, pauses) for fault in pair if fault is not None]
@@ -52,6 +71,17 @@ def main() -> None:
     )
     if report.lost or report.duplicated_effects or calm.lost:
         console.print("[red]FAILED: a job was lost or had its effect twice[/red]")
+        sys.exit(1)
+
+
+def whole_suite(records: int, rounds: int, seed: int) -> None:
+    run = SuiteRun(records=records, waves=6 * rounds, faults=ALL_FAULTS * rounds, seed=seed)
+    started = time.monotonic()
+    with console.status("starting the cluster, the head and the private Redis") as status:
+        report = run_suite(run, on_event=lambda what: status.update(f"{time.monotonic() - started:.0f} s: {what}"))
+    report.print(f"every fault at once: {len(run.faults)} faults, seed {seed}", console)
+    if report.failures():
+        console.print(f"[red]FAILED: {'; '.join(report.failures())}[/red]")
         sys.exit(1)
 
 
