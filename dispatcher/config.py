@@ -32,3 +32,8 @@ class DispatcherConfig(BaseModel):
     cancel_grace_s: float = Field(
         default=5.0, ge=0, description="after a polite stop (KeyboardInterrupt in the job), wait this long, then kill"
     )
+    store_outage_s: float = Field(
+        default=120.0,
+        ge=0,
+        description="a job store that cannot be reached is waited for this long, running jobs kept; then it exits",
+    )

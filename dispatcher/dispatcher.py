@@ -30,7 +30,7 @@ from dispatcher.markets import MARKET_RESOURCE, Market
 from dispatcher.outcomes import classify, describe
 from dispatcher.placement import TOP_LEVEL, PoolState, TaskPlan, place
 from dispatcher.task import JobResult, run_jobs
-from scheduler.errors import SchedulerError, StaleLeaseError
+from scheduler.errors import SchedulerError, StaleLeaseError, StoreUnavailableError
 from scheduler.job import JobState, Lease
 from scheduler.queue import Scheduler
 
@@ -41,6 +41,8 @@ Outcome = Literal["done", "retry", "dead", "lost"]
 IDLE_WAIT_S = 0.25  # longest wait for a task to finish when no slot is free (keeps heartbeats on time)
 WARM_UP_TIMEOUT_S = 30.0
 KILL_WAIT_S = 5.0  # after a forced cancel, how long to wait for Ray to report the task gone
+STORE_RETRY_S = 0.25  # first wait before asking an unreachable store again; doubles up to the next
+STORE_RETRY_MAX_S = 2.0
 HINT_SMOOTHING = 0.2
 NO_LEVELS: list[int] = []
 
@@ -86,10 +88,15 @@ class Dispatcher:
         """Dispatch until `request_stop()` (SIGTERM) or `until()`, then drain; `every` runs after each step."""
         try:
             self.warm_up()
-            while not self._stop and (until is None or not until()):
-                self.step()
-                for hook in every:
-                    hook()
+            while not self._stop:
+                try:
+                    if until is not None and until():
+                        break
+                    self.step()
+                    for hook in every:
+                        hook()
+                except StoreUnavailableError as err:
+                    self._ride_out(err)
         except BaseException:
             # Best effort: whatever stopped us (a store that went away, say) must not be hidden by the drain.
             with suppress(SchedulerError):
@@ -233,7 +240,12 @@ class Dispatcher:
         if ready:
             ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
         for ref in ready:
-            self._finish(self.running.pop(ref))
+            task = self.running.pop(ref)
+            try:
+                self._finish(task)
+            except StoreUnavailableError:
+                self.running[ref] = task  # its result stays in Ray: reported once the store is back
+                raise
 
     def _finish(self, task: RunningTask) -> None:
         try:
@@ -361,6 +373,39 @@ class Dispatcher:
             if self._give_back(held.lease, "given back: no free slot in its markets"):
                 self.counts.given_back += 1
         self.held = [held for held in self.held if now - held.since <= self.config.hold_s]
+
+    # -- a store outage ------------------------------------------------------------------------------
+
+    def _ride_out(self, error: StoreUnavailableError) -> None:
+        """Wait for the store to come back, up to `store_outage_s`: nothing is leased or reported meanwhile,
+        running tasks go on (their results wait in Ray) and time limits are still enforced. Jobs whose leases
+        expired during a long outage were handed out again; their late acks are refused and counted lost,
+        never overwriting the newer run. Past the limit the error is raised: the service manager restarts
+        the head, as it did before this existed."""
+        started = self._clock()
+        log.warning(
+            "store unavailable (%s): waiting up to %.0f s, %d tasks keep running",
+            error,
+            self.config.store_outage_s,
+            len(self.running),
+        )
+        self.counts.outages += 1
+        wait_s = STORE_RETRY_S
+        while not self._stop:
+            if self._clock() - started > self.config.store_outage_s:
+                raise error
+            time.sleep(wait_s)
+            self._enforce_time_limits(self._clock())
+            try:
+                # a heartbeat first: the next lease call reaps expired leases, and these may be near expiry
+                self._next_beat = 0.0
+                self._heartbeat_if_due(self._clock())
+                self.scheduler.store.stats()  # with nothing to heartbeat, any answer will do
+            except StoreUnavailableError as again:
+                error, wait_s = again, min(wait_s * 2, STORE_RETRY_MAX_S)
+                continue
+            log.info("store back after %.1f s", self._clock() - started)
+            return
 
     # -- stopping ------------------------------------------------------------------------------------
 

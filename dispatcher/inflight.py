@@ -43,6 +43,7 @@ class DispatchCounts:
     given_back: int = 0  # given back without running: no slot in time, or a drain
     lost: int = 0  # the lease was gone when the dispatcher reported back (it expired, or a newer run holds it)
     per_market: Counter[Market] = field(default_factory=Counter)  # tasks started per market
+    outages: int = 0  # store outages waited out (running jobs kept)
 
     def summary(self) -> str:
         markets = ", ".join(f"{market.value} {n}" for market, n in sorted(self.per_market.items()))
@@ -50,4 +51,5 @@ class DispatchCounts:
             f"leased {self.leased}, done {self.done}, retried {self.retried}, dead {self.dead}, "
             f"preempted {self.preempted}, timed out {self.timed_out}, deferred {self.deferred}, "
             f"given back {self.given_back}, lost {self.lost}; tasks {self.tasks} ({markets or 'none'})"
+            + (f"; store outages waited out {self.outages}" if self.outages else "")
         )
