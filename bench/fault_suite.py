@@ -71,6 +71,7 @@ class SuiteRun:
     settle_s: float = 300.0
     node_wait_s: float = 45.0  # a node fault waits this long for a spot node to be up, then is skipped
     extra_env: Mapping[str, str] = field(default_factory=dict)  # more configuration (the packs' stores)
+    calm: bool = False  # the same load on the same schedule, no fault injected: the baseline
 
     @property
     def pause_s(self) -> float:
@@ -177,6 +178,8 @@ class _Suite:
             ]
             for number, kind in enumerate(faults):
                 self._idle_until(run.first_fault_s + number * run.fault_every_s)
+                if run.calm:
+                    continue
                 self.outcomes.append(self._inject(kind))
                 self.on_event(f"{len(self.outcomes)} of {len(faults)} faults: {self.outcomes[-1].what}")
             self._idle_until(span_s)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from itertools import zip_longest
 from pathlib import Path
 
@@ -77,12 +78,18 @@ def main() -> None:
 def whole_suite(records: int, rounds: int, seed: int) -> None:
     # 1 s jobs: each wave keeps the spot fleet busy for several seconds, so most faults find work waiting
     run = SuiteRun(records=records, record_sleep_s=1.0, waves=6 * rounds, faults=ALL_FAULTS * rounds, seed=seed)
+    with console.status("the same load on the same schedule without faults (the baseline)"):
+        calm = run_suite(replace(run, calm=True))
     started = time.monotonic()
     with console.status("starting the cluster, the head and the private Redis") as status:
         report = run_suite(run, on_event=lambda what: status.update(f"{time.monotonic() - started:.0f} s: {what}"))
     report.print(f"every fault at once: {len(run.faults)} faults, seed {seed}", console)
-    if report.failures():
-        console.print(f"[red]FAILED: {'; '.join(report.failures())}[/red]")
+    console.print(
+        f"without faults the same load settled in {calm.elapsed_s:.0f} s; with them {report.elapsed_s:.0f} s "
+        f"({report.elapsed_s / calm.elapsed_s:.2f}x)"
+    )
+    if report.failures() or calm.failures():
+        console.print(f"[red]FAILED: {'; '.join(report.failures() + calm.failures())}[/red]")
         sys.exit(1)
 
 
