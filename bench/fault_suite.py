@@ -36,7 +36,7 @@ from autoscaler.fake_cluster import FakeAutoscalingCluster
 from autoscaler.fleet import NodeType
 from bench.fault_harness import EBBFLOW, Supervisor, ebbflow_environment, read_effects, submit_record
 from bench.fault_jobs import MISBEHAVING, RECORD_TYPE, open_effects
-from bench.fault_suite_report import CapacitySample, FaultOutcome, SuiteReport, capacity_back_s
+from bench.fault_suite_report import CapacitySample, FaultOutcome, SuiteReport, capacity_back_s, capacity_kept
 from bench.private_redis import RedisServer, free_port, redis_server
 from dispatcher.drain import DrainRefusedError, drain_node
 from dispatcher.local_cluster import FAST_FAILURE_DETECTION, node_pids, sigkill_all
@@ -354,7 +354,11 @@ class _Suite:
         ticks = {name: ids for name, ids in ledger.jobs_by_effect.items() if name.startswith("tick-")}
         stats = self.scheduler.store.stats()
         faults = [
-            replace(fault, capacity_back_s=capacity_back_s(self.samples, fault.ended_s, fault.slots_before))
+            replace(
+                fault,
+                capacity_back_s=capacity_back_s(self.samples, fault.ended_s, fault.slots_before),
+                capacity_kept=capacity_kept(self.samples, fault.ended_s, fault.slots_before),
+            )
             if fault.note == "node"
             else fault
             for fault in self.outcomes

@@ -20,6 +20,7 @@ class FaultOutcome:
     ended_s: float = 0.0
     slots_before: int = 0  # spot slots just before a node loss
     idle: bool = False  # nothing was waiting when the fault ended: no work to resume
+    capacity_kept: bool = False  # a node loss whose slots never went missing: the replacement was up first
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class SuiteReport:
             f"{fault.what}: work did not resume" for fault in self.faults if fault.resumed_s is None and not fault.idle
         ]
         losses = [fault for fault in self.faults if fault.note.startswith("node")]
-        if losses and not any(fault.capacity_back_s is not None for fault in losses):
+        if losses and not any(fault.capacity_back_s is not None or fault.capacity_kept for fault in losses):
             problems.append("the autoscaler never brought the spot capacity back after a node loss")
         return problems
 
@@ -104,6 +105,8 @@ class SuiteReport:
         for fault in self.faults:
             lost_node = fault.note.startswith("node")
             back = _seconds(fault.capacity_back_s, "not while work waited") if lost_node else "-"
+            if fault.capacity_kept:
+                back = "kept: a replacement was up first"
             resumed = "nothing was waiting" if fault.idle else _seconds(fault.resumed_s, "never")
             faults.add_row(f"{fault.at_s:.0f} s", fault.what, resumed, back)
         console.print(faults)
@@ -132,3 +135,15 @@ def capacity_back_s(samples: Sequence[CapacitySample], at_s: float, before: int)
         if sample.waiting == 0:
             return None
     return None
+
+
+KEPT_WATCH_S = 6.0  # Ray shows a dead node's slots gone 2-3 s after the kill: watched this long, none went
+
+
+def capacity_kept(samples: Sequence[CapacitySample], at_s: float, before: int) -> bool:
+    """Whether the spot slots never fell below `before` for KEPT_WATCH_S after `at_s` while work waited: a
+    drain notice let the autoscaler start the replacement before the node went."""
+    watched = [s for s in samples if at_s < s.at_s <= at_s + KEPT_WATCH_S]
+    if not watched or watched[-1].at_s < at_s + KEPT_WATCH_S - 1.5 or any(s.waiting == 0 for s in watched):
+        return False
+    return all(sample.spot_slots >= before for sample in watched)

@@ -76,7 +76,7 @@ def test_every_fault_at_once_loses_nothing(stack: Stack, capsys: pytest.CaptureF
             _wait_for_packs(queue)
 
     report = run_suite(
-        SuiteRun(records=240, record_sleep_s=0.5, faults=FAULTS, extra_env=packs_env), during=run_the_packs
+        SuiteRun(records=360, record_sleep_s=1.0, faults=FAULTS, extra_env=packs_env), during=run_the_packs
     )
     with capsys.disabled():
         report.print("every fault at once", Console(width=130))

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from bench.fault_suite_report import CapacitySample, FaultOutcome, SuiteReport, capacity_back_s
+from bench.fault_suite_report import CapacitySample, FaultOutcome, SuiteReport, capacity_back_s, capacity_kept
 
 
 def samples(*points: tuple[float, int, int]) -> list[CapacitySample]:
@@ -25,6 +25,16 @@ def test_capacity_not_back_while_work_waited_is_none() -> None:
     assert capacity_back_s(samples((11, 2, 5), (13, 2, 5)), at_s=10, before=4) is None
     # and once nothing waits, there is no capacity to bring back: not a failure to restore it
     assert capacity_back_s(samples((11, 2, 5), (13, 2, 0), (15, 4, 3)), at_s=10, before=4) is None
+
+
+def test_capacity_is_kept_when_no_slot_went_missing_while_work_waited() -> None:
+    # given a drained node whose replacement joined during the notice: 4 spot slots throughout
+    steady = samples(*((10 + t, 4, 5) for t in range(1, 8)))
+    assert capacity_kept(steady, at_s=10, before=4) and capacity_back_s(steady, at_s=10, before=4) is None
+    # not kept: a slot went missing, or nothing waited (no reason to keep it), or too little was watched
+    assert not capacity_kept(samples((11, 4, 5), (13, 2, 5), (16, 4, 5)), at_s=10, before=4)
+    assert not capacity_kept(samples(*((10 + t, 4, 0) for t in range(1, 8))), at_s=10, before=4)
+    assert not capacity_kept(samples((11, 4, 5), (12, 4, 5)), at_s=10, before=4)
 
 
 def clean_report(**changes: object) -> SuiteReport:
@@ -73,6 +83,11 @@ def test_a_clean_run_has_no_failures() -> None:
 def test_each_broken_promise_fails_the_suite(changes: dict[str, object], says: str) -> None:
     problems = clean_report(**changes).failures()
     assert len(problems) == 1 and says in problems[0], problems
+
+
+def test_capacity_kept_after_a_node_loss_counts_as_brought_back() -> None:
+    kept = FaultOutcome("spot node lost", 5.0, 1.0, None, note="node", capacity_kept=True)
+    assert clean_report(faults=[kept]).failures() == []
 
 
 def test_a_fault_while_nothing_waited_is_not_a_failure_to_resume() -> None:
