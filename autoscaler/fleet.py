@@ -36,6 +36,20 @@ class NodeType:
     spot_price: float | None = None  # $/hour expected on spot, for a fleet without a price feed (spot_prices.py)
 
 
+def check_node_types(node_types: Sequence[NodeType]) -> tuple[NodeType, ...]:
+    """The node types, if they make a fleet: unique names, at least one slot each, non-negative max_nodes,
+    positive prices. ValueError naming the type and the field otherwise (the config and traces both ask)."""
+    names = [t.name for t in node_types]
+    if len(set(names)) != len(names):
+        raise ValueError(f"node type names must be unique, got {names}")
+    for t in node_types:
+        if t.slots < 1 or t.max_nodes < 0 or not t.ondemand_price > 0:
+            raise ValueError(f"{t.name}: slots must be >= 1, max_nodes >= 0 and ondemand_price > 0")
+        if t.spot_price is not None and not t.spot_price > 0:
+            raise ValueError(f"{t.name}: spot_price must be > 0 (or left out), got {t.spot_price}")
+    return tuple(node_types)
+
+
 @dataclass(frozen=True, slots=True)
 class FleetNode:
     node_id: str

@@ -145,7 +145,7 @@ class _Suite:
         address: str,
         on_event: Callable[[str], None],
     ) -> None:
-        self.run_, self.server, self.folder, self.address, self.on_event = run, server, folder, address, on_event
+        self.run_, self.server, self.on_event = run, server, on_event
         self.effects = folder / "effects.db"
         self.scheduler: Scheduler = open_scheduler(load_settings())
         self.head = Supervisor(env, folder, command=lambda n: [EBBFLOW, "head", "--ray-address", address])

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from autoscaler.config import AutoscalerConfig
-from autoscaler.fleet import NodeType
+from autoscaler.fleet import NodeType, check_node_types
 from dispatcher.config import DispatcherConfig
 from ebbflow.config_errors import describe_settings_error, describe_validation_error
 from ebbflow.logs import LogFormat
@@ -145,15 +145,7 @@ class AutoscalerSettings(AutoscalerConfig):
     @field_validator("node_types")
     @classmethod
     def _unique(cls, value: tuple[NodeType, ...]) -> tuple[NodeType, ...]:
-        names = [node_type.name for node_type in value]
-        if len(set(names)) != len(names):
-            raise ValueError(f"node type names must be unique, got {names}")
-        for node_type in value:
-            if node_type.slots < 1 or node_type.max_nodes < 0 or not node_type.ondemand_price > 0:
-                raise ValueError(f"{node_type.name}: slots must be >= 1, max_nodes >= 0 and ondemand_price > 0")
-            if node_type.spot_price is not None and not node_type.spot_price > 0:
-                raise ValueError(f"{node_type.name}: spot_price must be > 0 (or left out), got {node_type.spot_price}")
-        return value
+        return check_node_types(value)
 
     def policy(self) -> AutoscalerConfig:
         return AutoscalerConfig(**{name: getattr(self, name) for name in AutoscalerConfig.model_fields})

@@ -169,7 +169,6 @@ class UnreadableRecordError(ValueError):
 
     def __init__(self, job_id: str, part: str, cause: str) -> None:
         super().__init__(f"the stored {part} is unreadable ({cause})")
-        self.job_id, self.part = job_id, part
 
 
 def readable_record(job_id: str, record: str | None) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
-from autoscaler.fleet import NodeType
+from autoscaler.fleet import NodeType, check_node_types
 from autoscaler.simulate.model import Arrivals, Market, Trace
 from autoscaler.simulate.trace_columns import (
     checked_flags,
@@ -76,7 +76,7 @@ def read_market(path: PathLike, node_types: Sequence[NodeType]) -> Market:
     """Spot market changes from a CSV or JSON Lines file, sorted by `at_s` (ties keep their file order).
 
     `node_type` names one of the spot types in `node_types`; the result's `node_type` indexes `node_types`."""
-    node_types = _checked_node_types(node_types)
+    node_types = check_node_types(node_types)
     source = TraceSource(path)
     table = source.table(MARKET_COLUMNS)
     at_s = checked_times(source, table)
@@ -142,7 +142,7 @@ def read_node_types(path: PathLike) -> tuple[NodeType, ...]:
         )
         raise TraceError(path, problems) from None
     try:
-        return _checked_node_types(node_types)
+        return check_node_types(node_types)
     except ValueError as err:
         raise TraceError(path, str(err)) from None
 
@@ -172,16 +172,6 @@ def read_trace(
 
 
 _NODE_TYPES: TypeAdapter[tuple[NodeType, ...]] = TypeAdapter(tuple[NodeType, ...])
-
-
-def _checked_node_types(node_types: Sequence[NodeType]) -> tuple[NodeType, ...]:
-    names = [t.name for t in node_types]
-    if len(set(names)) != len(names):
-        raise ValueError(f"node type names must be unique, got {names}")
-    for t in node_types:
-        if t.slots < 1 or t.max_nodes < 0 or not t.ondemand_price > 0:
-            raise ValueError(f"{t.name}: slots must be >= 1, max_nodes >= 0 and ondemand_price > 0")
-    return tuple(node_types)
 
 
 def _empty_market(node_types: tuple[NodeType, ...]) -> Market:
