@@ -20,10 +20,11 @@ from scheduler.queue import MaintenanceReport, Scheduler
 from scheduler.redis_store import RedisStore
 from scheduler.registry import JobType, JobTypeRegistry
 from scheduler.sqlite_store import SQLiteStore
-from scheduler.store import JobStore, QueueStats
+from scheduler.store import ArrivalBucket, JobStore, QueueStats
 
 __all__ = [
     "BUILTIN_TYPES",
+    "ArrivalBucket",
     "ClassConfig",
     "Clock",
     "ConfigError",

@@ -41,6 +41,9 @@ class NewJob:
     key: str | None = None
     key_ttl_ms: int | None = None  # hold the key this long even after the job ends (cron ticks)
     deadline_ms: int | None = None
+    # Estimated work of this job (its type's cost_s of the payload), counted in the store's arrival history
+    # and not kept in the record. 0 for a job built without an estimate: it adds no work there.
+    estimate_ms: int = 0
 
     def record(self) -> str:
         # Hand-built because it is on the submit hot path and because the key order is a contract

@@ -17,7 +17,7 @@ from scheduler.job import Job, JobState, JSONValue, Lease, LeaseRef, NewJob, Sub
 from scheduler.payload import encode
 from scheduler.policy import DEFAULT_EXPECTED_RUN_MS, Plan, PolicyInput, plan
 from scheduler.registry import JobTypeRegistry
-from scheduler.store import JobStore, WaitingJob
+from scheduler.store import ArrivalBucket, JobStore, WaitingJob
 from scheduler.validation import SubmissionValidator, SubmitOptions
 
 POLICY_SCAN_LIMIT = 1000  # candidates per level and rule per maintenance pass
@@ -148,6 +148,11 @@ class Scheduler:
             if p90 is not None:
                 expected[job_type] = p90
         return expected
+
+    def arrivals_by_hour(self, since_s: float) -> list[ArrivalBucket]:
+        """Jobs created per hour, type and level (with their estimated work) from the hour holding since_s
+        (seconds since the Unix epoch, as the clock reads) on; kept 15 days (scheduler.store)."""
+        return self.store.arrivals(round(since_s * 1000))
 
     # -- maintain ------------------------------------------------------------------------------------
 

@@ -33,6 +33,10 @@ Cluster a namespace lives in one slot and one Lua script may touch all of its ke
     h:<minute>      hash   history and usage of one minute: w|type|L|bucket (waits), r|type|L|bucket
                            (run times), rs|type|L (run ms total), u|L|tenant (run ms per tenant)
     hmins           zset   minutes that have a history hash
+    a:<hour>        hash   arrivals of one epoch hour: s|type|L -> jobs created at level L, w|type|L -> the sum of
+                           their estimated work (ms); written by submit, in the same script as the jobs
+    ahours          zset   hours that have an arrivals hash, scored by hour: submits forget the expired ones
+                           (scheduler.store.ARRIVALS_RETENTION_MS), a few at a time
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ class Keys:
             p + "moves",
             p + "hmins",
         )
+        self.ahours = p + "ahours"
 
     def queue(self, level: int, tenant: str) -> str:
         return f"{self.prefix}q:{level}:{tenant}"
@@ -72,3 +77,6 @@ class Keys:
 
     def history(self, minute: int) -> str:
         return f"{self.prefix}h:{minute}"
+
+    def arrivals(self, hour: int) -> str:
+        return f"{self.prefix}a:{hour}"

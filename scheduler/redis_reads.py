@@ -14,7 +14,7 @@ import redis
 
 from scheduler.job import Job, JobState, LeaseInfo, UnreadableRecordError, decode_stored
 from scheduler.redis_keys import Keys
-from scheduler.store import Demotion, HistoryBucket, Move, QueueStats, WaitingJob
+from scheduler.store import HOUR_MS, ArrivalBucket, Demotion, HistoryBucket, Move, QueueStats, WaitingJob
 
 
 class RedisReads:
@@ -109,6 +109,15 @@ class RedisReads:
                 _add(bucket, kind, parts, int(value))
         return list(buckets.values())
 
+    def arrivals(self, since_ms: int) -> list[ArrivalBucket]:
+        hours = [int(h) for h in self.client.zrangebyscore(self.keys.ahours, since_ms // HOUR_MS, "+inf")]
+        pipe = self.client.pipeline()
+        for hour in hours:
+            pipe.hgetall(self.keys.arrivals(hour))
+        hashes = zip(hours, pipe.execute(), strict=True)
+        buckets = [bucket for hour, fields in hashes for bucket in _arrivals_of(hour, fields)]
+        return sorted(buckets, key=lambda b: (b.hour, b.type, b.level))
+
     def moves(self, limit: int = 100) -> list[Move]:
         out = []
         for entry in self.client.lrange(self.keys.moves, 0, limit - 1):
@@ -157,6 +166,16 @@ def _counts(fields: dict[str, str]) -> dict[tuple[int, str], int]:
             level, job_type = field.split("|", 1)
             out[(int(level), job_type)] = int(value)
     return out
+
+
+def _arrivals_of(hour: int, fields: dict[str, str]) -> list[ArrivalBucket]:
+    """The buckets of one hour's arrivals hash (fields s|type|L and w|type|L; a type may hold a "|")."""
+    counts: dict[tuple[str, int], dict[str, int]] = {}
+    for field, value in fields.items():
+        kind, _, type_level = field.partition("|")
+        job_type, _, level = type_level.rpartition("|")
+        counts.setdefault((job_type, int(level)), {})[kind] = int(value)
+    return [ArrivalBucket(hour, t, level, c.get("s", 0), c.get("w", 0)) for (t, level), c in counts.items()]
 
 
 def _add(bucket: HistoryBucket, kind: str, parts: list[str], value: int) -> None:

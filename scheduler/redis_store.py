@@ -27,7 +27,17 @@ from scheduler.job import (
 )
 from scheduler.redis_keys import Keys
 from scheduler.redis_reads import RedisReads
-from scheduler.store import Demotion, HistoryBucket, Move, QueueStats, WaitingJob
+from scheduler.store import (
+    ARRIVALS_PRUNE_HOURS,
+    HOUR_MS,
+    ArrivalBucket,
+    Demotion,
+    HistoryBucket,
+    Move,
+    QueueStats,
+    WaitingJob,
+    first_kept_hour,
+)
 
 SCRIPTS = ("submit", "lease", "ack", "fail", "release", "touch", "reap", "move", "demote", "retry_dead")
 BATCH = 1000  # jobs per script call: keeps every variadic command within Lua's argument limits
@@ -101,11 +111,12 @@ class RedisStore:
 
     def submit(self, jobs: Sequence[NewJob], now_ms: int) -> list[SubmitResult]:
         results: list[SubmitResult] = []
+        arrivals = (now_ms // HOUR_MS, first_kept_hour(now_ms), ARRIVALS_PRUNE_HOURS)
         for start in range(0, len(jobs), BATCH):
-            args: list[Any] = [now_ms]
+            args: list[Any] = [now_ms, *arrivals]
             for job in jobs[start : start + BATCH]:
                 args += (job.id, job.record(), job.tenant, job.type, job.level, _or_empty(job.deadline_ms))
-                args += (_or_empty(job.key), _or_empty(job.key_ttl_ms))
+                args += (_or_empty(job.key), _or_empty(job.key_ttl_ms), job.estimate_ms)
             flat = self._run("submit", *args)
             results += [SubmitResult(flat[i], flat[i + 1] == 1) for i in range(0, len(flat), 2)]
         return results
@@ -233,6 +244,9 @@ class RedisStore:
 
     def history(self, since_ms: int) -> list[HistoryBucket]:
         return self._guarded(self._reads.history, since_ms)
+
+    def arrivals(self, since_ms: int) -> list[ArrivalBucket]:
+        return self._guarded(self._reads.arrivals, since_ms)
 
     def dead_letters(self, limit: int = 100, offset: int = 0) -> list[Job]:
         return self._guarded(self._reads.dead_letters, limit, offset)

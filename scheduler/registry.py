@@ -47,6 +47,10 @@ class JobType:
     max_concurrency: int | None = None  # running jobs of this type at once, in all pools
     max_spot_concurrency: int | None = None  # running jobs of this type at once on spot (the crawl's cap)
     time_limit_s: float | None = None  # a run longer than this is stopped and counted as a failed attempt
+    # how often a run saves a checkpoint (seconds of work); a reclaimed run loses at most this much. None: it
+    # does not, and a reclaim loses the whole run. The autoscaler reads it to judge what spot can deliver.
+    checkpoint_every_s: float | None = None
+    elastic: bool = False  # more work for a set cost: runs only on budget the rest leaves (autoscaler)
     _validator: Any = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
@@ -68,6 +72,8 @@ class JobType:
                 raise ValueError(f"job type {self.name!r}: {name} must be an int >= 0 or None, got {cap!r}")
         if self.time_limit_s is not None and not self.time_limit_s > 0:
             raise ValueError(f"job type {self.name!r}: time_limit_s must be > 0 or None")
+        if self.checkpoint_every_s is not None and not self.checkpoint_every_s > 0:
+            raise ValueError(f"job type {self.name!r}: checkpoint_every_s must be > 0 or None")
         if not self.expected_run_s > 0:
             raise ValueError(f"job type {self.name!r}: expected_run_s must be > 0")
 
@@ -77,7 +83,7 @@ class JobType:
             return self.expected_run_s
         try:
             estimate = float(self.estimate_s(payload))
-        except (TypeError, ValueError, KeyError, AttributeError):
+        except Exception:  # a pack's estimator runs on every submit: a bug in it must not refuse the job
             return self.expected_run_s
         return estimate if estimate > 0 else self.expected_run_s
 

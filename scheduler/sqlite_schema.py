@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from scheduler.errors import StoreUnavailableError
 from scheduler.history import bucket_of
 
-SCHEMA_VERSION = 2  # 2: jobs.progress
+SCHEMA_VERSION = 3  # 2: jobs.progress; 3: the arrivals table
 BUSY_TIMEOUT_S = 30.0
 MINUTE_MS = 60_000
 HISTORY_KEPT_MINUTES = 2 * 24 * 60  # history and usage older than two days are dropped (as in Redis)
@@ -129,12 +129,22 @@ SCHEMA: tuple[str, ...] = (
         run_ms INTEGER NOT NULL,
         PRIMARY KEY (minute, level, tenant)
     ) WITHOUT ROWID""",
+    # Jobs created per hour, type and level (scheduler.sqlite_arrivals). Added by version 3: CREATE TABLE IF
+    # NOT EXISTS gives a file of an older version the table when it is opened.
+    """CREATE TABLE IF NOT EXISTS arrivals (
+        hour INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        submitted INTEGER NOT NULL,
+        work_ms INTEGER NOT NULL,
+        PRIMARY KEY (hour, type, level)
+    ) WITHOUT ROWID""",
     # Counters survive purge(): fencing tokens must never be handed out twice by one store file.
     "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
     "INSERT OR IGNORE INTO counters (name, value) VALUES ('token', 0), ('turn', 0), ('done', 0)",
 )
 
-DATA_TABLES = ("jobs", "rr", "tick_keys", "demotions", "moves", "history", "history_hist", "usage")
+DATA_TABLES = ("jobs", "rr", "tick_keys", "demotions", "moves", "history", "history_hist", "usage", "arrivals")
 
 # Columns added to `jobs` after schema version 1, with their DDL: CREATE TABLE IF NOT EXISTS leaves the table
 # of an older file as it was, so opening one adds them (nullable, no default: no row is rewritten).

@@ -2,7 +2,8 @@
 
 Safe to share between threads and processes on one machine: each transition is one `BEGIN IMMEDIATE`
 transaction, so SQLite's write lock serialises them across processes, and WAL lets readers run beside a
-writer. Connections, the schema and the per-transaction bookkeeping live in `scheduler.sqlite_schema`.
+writer. Connections, the schema and the per-transaction bookkeeping live in `scheduler.sqlite_schema`, the
+arrival history in `scheduler.sqlite_arrivals`.
 
 Choices the JobStore contract leaves open, decided here:
 
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from scheduler import sqlite_arrivals
 from scheduler import sqlite_schema as schema
 from scheduler.errors import StaleLeaseError
 from scheduler.job import (
@@ -42,7 +44,7 @@ from scheduler.job import (
     readable_record,
 )
 from scheduler.sqlite_schema import ACTIVE_STATES, MINUTE_MS, Database, Tx
-from scheduler.store import Demotion, HistoryBucket, Move, QueueStats, WaitingJob
+from scheduler.store import ArrivalBucket, Demotion, HistoryBucket, Move, QueueStats, WaitingJob
 
 _JOB_COLUMNS = (
     "id, record, state, level, attempts, preemptions, checkpoint, error, enqueued_ms,"
@@ -186,6 +188,7 @@ class SQLiteStore:
             for job, level in created
         ]
         tx.db.executemany(_INSERT_JOB, [(*row, tx.now_ms) for row in rows])
+        sqlite_arrivals.record(tx.db, tx.now_ms, [(job.type, level, job.estimate_ms) for job, level in created])
         joined: set[tuple[int, str]] = set()
         redirected: dict[tuple[str, int, int], int] = {}
         for job, level in created:
@@ -497,6 +500,10 @@ class SQLiteStore:
                 bucket = buckets.setdefault((key_minute, job_type, level), HistoryBucket(key_minute, job_type, level))
                 (bucket.wait_hist if kind == "wait" else bucket.run_hist)[index] = count
         return list(buckets.values())
+
+    def arrivals(self, since_ms: int) -> list[ArrivalBucket]:
+        with self._db.connection() as db:
+            return sqlite_arrivals.read(db, since_ms)
 
     def dead_letters(self, limit: int = 100, offset: int = 0) -> list[Job]:
         sql = (

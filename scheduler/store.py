@@ -36,6 +36,13 @@ Contract (tests/contracts/ checks it against every store):
   script's arguments within Lua's limits); each job's own transition is always atomic.
 * History: each lease adds the job's wait to the current minute's bucket for (type, level); each ack or
   fail adds its run time there and the run time to the tenant's usage at that level.
+* Arrivals (`arrivals`): every submit that creates a job (not a duplicate by key, which returns an existing
+  job) adds 1 to `submitted` and the job's `estimate_ms` to `work_ms` of the bucket for (hour of now_ms,
+  type, the level the job was stored at: after a tenant demotion redirected it), in the same atomic step as
+  the job itself. A bucket is kept while its hour contains or follows now_ms - ARRIVALS_RETENTION_MS (so at
+  least that long after its last arrival); later submits forget older ones, at most ARRIVALS_PRUNE_HOURS
+  hours per submit, oldest first (after a long gap a few may linger until the next submits). No call does
+  work in proportion to the whole history.
 """
 
 from __future__ import annotations
@@ -45,6 +52,17 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from scheduler.job import Job, Lease, LeaseRef, NewJob, SubmitResult
+
+HOUR_MS = 3_600_000
+ARRIVALS_RETENTION_MS = 15 * 24 * HOUR_MS
+"""How long arrival buckets are kept: "same hour last week" needs a week and a bit; 15 days leaves a margin."""
+ARRIVALS_PRUNE_HOURS = 24
+"""At most this many expired hours of arrivals are forgotten per submit, so no submit does unbounded work."""
+
+
+def first_kept_hour(now_ms: int) -> int:
+    """The oldest epoch hour whose arrival bucket is still kept at now_ms (the one containing now - retention)."""
+    return (now_ms - ARRIVALS_RETENTION_MS) // HOUR_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +130,17 @@ class HistoryBucket:
     run_ms_total: int = 0
     wait_hist: dict[int, int] = field(default_factory=dict)
     run_hist: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ArrivalBucket:
+    """What was submitted in one hour for one (type, level): the autoscaler forecasts arrivals from these."""
+
+    hour: int  # epoch hours
+    type: str
+    level: int  # where the jobs were stored (a demoted tenant's land below their class's level)
+    submitted: int  # jobs created (idempotent duplicates are not counted)
+    work_ms: int  # the sum of their estimated work (NewJob.estimate_ms)
 
 
 class JobStore(Protocol):
@@ -219,6 +248,10 @@ class JobStore(Protocol):
 
     def history(self, since_ms: int) -> list[HistoryBucket]:
         """History buckets from the minute of since_ms on."""
+        ...
+
+    def arrivals(self, since_ms: int) -> list[ArrivalBucket]:
+        """Arrival buckets from the hour of since_ms on, sorted by hour, type and level."""
         ...
 
     def dead_letters(self, limit: int = 100, offset: int = 0) -> list[Job]:

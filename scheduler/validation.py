@@ -15,6 +15,7 @@ from scheduler.registry import JobTypeRegistry
 
 TENANT = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 MAX_KEY_CHARS = 256
+MAX_ESTIMATE_MS = 365 * 24 * 3_600_000  # a year: an estimator's wild answer must not overflow the stores' sums
 
 
 class SubmitOptions(TypedDict, total=False):
@@ -68,6 +69,7 @@ class SubmissionValidator:
             key=_check_key(key),
             key_ttl_ms=None if key_ttl_s is None else _positive_ms("key_ttl", key_ttl_s),
             deadline_ms=self._deadline(class_name, deadline_s, now_ms),
+            estimate_ms=round(min(spec.cost_s(payload) * 1000, MAX_ESTIMATE_MS)),
         )
 
     def _max_attempts(self, asked: int | None, type_default: int | None) -> int:

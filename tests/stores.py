@@ -42,6 +42,7 @@ def new_job(
     max_attempts: int = 5,
     created_ms: int = T0,
     job_class: str = "batch",
+    estimate_ms: int = 0,
 ) -> NewJob:
     return NewJob(
         id=new_job_id(),
@@ -55,6 +56,7 @@ def new_job(
         key=key,
         key_ttl_ms=key_ttl_ms,
         deadline_ms=deadline_ms,
+        estimate_ms=estimate_ms,
     )
 
 

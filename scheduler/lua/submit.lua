@@ -1,11 +1,13 @@
--- submit: ARGV = now, then 8 fields per job: id, record, tenant, type, level, deadline|'', key|'', key_ttl_ms|''
--- Returns id, created (1|0) per job. Writes are grouped into one variadic command per key.
+-- submit: ARGV = now, then for the arrivals: now's epoch hour, the oldest hour kept, how many expired hours to
+-- forget at most; then 9 fields per job: id, record, tenant, type, level, deadline|'', key|'', key_ttl_ms|'',
+-- estimate_ms. Returns id, created (1|0) per job. Writes are grouped into one variadic command per key.
 local now = tonumber(ARGV[1])
 local out = {}
 local seen = {}            -- key -> id, for duplicates inside this batch
 local demoted = {}         -- "level|tenant" -> level it goes to now (cached per batch)
 local fields, age, dl, depth, queues, queue_order, idem = {}, {}, {}, {}, {}, {}, {}
 local redirected = {}      -- "tenant|from|to" -> count, for the move log
+local arrived = {}         -- "type|level" -> { jobs created, their estimated work in ms }, for this hour
 local nf = 0
 
 local function held(key)
@@ -33,7 +35,7 @@ local function level_for(level, tenant)
   return demoted[dkey]
 end
 
-for i = 2, #ARGV, 8 do
+for i = 5, #ARGV, 9 do
   local id, record, tenant, jtype = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local deadline, key, key_ttl = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
   local existing = key ~= '' and held(key)
@@ -65,6 +67,11 @@ for i = 2, #ARGV, 8 do
     end
     local lt = level .. '|' .. jtype
     depth[lt] = (depth[lt] or 0) + 1
+    local tl = jtype .. '|' .. level
+    local arrival = arrived[tl]
+    if not arrival then arrival = { 0, 0 }; arrived[tl] = arrival end
+    arrival[1] = arrival[1] + 1
+    arrival[2] = arrival[2] + tonumber(ARGV[i + 8])
     if key ~= '' then
       seen[key] = id
       idem[#idem + 1] = key
@@ -96,5 +103,21 @@ if #idem > 0 then call_chunked('HSET', P .. 'idem', idem) end
 for rkey, n in pairs(redirected) do
   local tenant, from, to = string.match(rkey, '^(.*)|(%d+)|(%d+)$')
   log_move(now, nil, tenant, from, to, 'tenant demoted at level ' .. from, n)
+end
+if next(arrived) then
+  local hour_key = P .. 'a:' .. ARGV[2]
+  for tl, arrival in pairs(arrived) do
+    redis.call('HINCRBY', hour_key, 's|' .. tl, arrival[1])
+    redis.call('HINCRBY', hour_key, 'w|' .. tl, int(arrival[2]))
+  end
+  redis.call('ZADD', P .. 'ahours', ARGV[2], ARGV[2])
+  -- a few expired hours per submit, oldest first: bounded work, and hours are added one at a time
+  local expired = redis.call('ZRANGEBYSCORE', P .. 'ahours', '-inf', '(' .. ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
+  if #expired > 0 then
+    local hour_keys = {}
+    for n, hour in ipairs(expired) do hour_keys[n] = P .. 'a:' .. hour end
+    redis.call('DEL', unpack(hour_keys))
+    redis.call('ZREM', P .. 'ahours', unpack(expired))
+  end
 end
 return out

@@ -14,3 +14,7 @@ def test_the_entry_points_are_exported() -> None:
     assert {"Scheduler", "SchedulerConfig", "RedisStore", "SQLiteStore", "JobStore", "CronRunner"} <= set(
         scheduler.__all__
     )
+
+
+def test_the_store_snapshots_the_autoscaler_reads_are_exported() -> None:
+    assert {"QueueStats", "ArrivalBucket"} <= set(scheduler.__all__)

@@ -11,7 +11,7 @@ from scheduler.history import bucket_bounds, bucket_of
 from scheduler.ids import new_job_id
 from scheduler.job import JobState
 from scheduler.policy import PlannedDemotion, PlannedMove
-from scheduler.store import Demotion, Move
+from scheduler.store import ArrivalBucket, Demotion, Move
 from tests.stores import T0
 
 S = 1000
@@ -277,6 +277,25 @@ def test_expected_run_ms_uses_the_p90_of_recent_runs(scheduler, clock):
 def _midpoint(duration_ms: int) -> float:
     low, high = bucket_bounds(bucket_of(duration_ms))
     return (low + high) / 2
+
+
+def test_arrivals_by_hour_counts_what_was_submitted_with_the_types_estimates(scheduler, clock):
+    # given two reports (2.5 s each by their type) and a noop (1 ms) now, a duplicate by key, and a noop an
+    # hour later
+    hour = T0 // 3_600_000
+    for key in ("r1", "r2", "r2"):
+        scheduler.submit("report", tenant="acme", key=key)
+    scheduler.submit("noop", tenant="acme")
+    clock.advance(3600)
+    scheduler.submit("noop", tenant="acme")
+    # when read from T0 on (epoch seconds) / then per hour, type and level the jobs created and their work
+    assert scheduler.arrivals_by_hour(T0 / 1000) == [
+        ArrivalBucket(hour, "noop", 3, submitted=1, work_ms=1),
+        ArrivalBucket(hour, "report", 1, submitted=2, work_ms=5_000),
+        ArrivalBucket(hour + 1, "noop", 3, submitted=1, work_ms=1),
+    ]
+    # and from the clock's hour on, only that hour
+    assert scheduler.arrivals_by_hour(clock.now_ms() / 1000) == [ArrivalBucket(hour + 1, "noop", 3, 1, 1)]
 
 
 def test_get_of_an_unknown_id_raises(scheduler):

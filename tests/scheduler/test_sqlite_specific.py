@@ -8,6 +8,7 @@ import sqlite3
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +18,7 @@ from scheduler.errors import StaleLeaseError, StoreUnavailableError
 from scheduler.job import JobState, NewJob
 from scheduler.sqlite_schema import SCHEMA, SCHEMA_VERSION
 from scheduler.sqlite_store import SQLiteStore
+from scheduler.store import HOUR_MS, ArrivalBucket
 from tests.stores import T0, StoreSpec, drain, new_job
 
 
@@ -50,6 +52,9 @@ def test_a_file_from_a_newer_schema_is_refused(tmp_path):
         SQLiteStore(path, levels=4)
 
 
+# The schema as versions 1 and 2 wrote it: without the arrivals table that version 3 added.
+BEFORE_V3 = tuple(statement for statement in SCHEMA if "arrivals" not in statement)
+
 # The jobs table as schema version 1 created it (before jobs.progress); the other tables are unchanged.
 V1_JOBS_DDL = """CREATE TABLE jobs (
     id TEXT PRIMARY KEY,
@@ -82,7 +87,7 @@ def _v1_file(path, jobs: list[NewJob]) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     try:
         db.execute(V1_JOBS_DDL)
-        for statement in SCHEMA:  # CREATE ... IF NOT EXISTS: the v1 jobs table stays as it is
+        for statement in BEFORE_V3:  # CREATE ... IF NOT EXISTS: the v1 jobs table stays as it is
             db.execute(statement)
         db.executemany(
             "INSERT INTO jobs (id, record, type, tenant, max_attempts, submitted_level, key, deadline_ms, state,"
@@ -98,10 +103,18 @@ def _v1_file(path, jobs: list[NewJob]) -> None:
         db.close()
 
 
-def _columns(path) -> list[str]:
+def _columns(path: Path, table: str = "jobs") -> list[str]:
     db = sqlite3.connect(path)
     try:
-        return [row[1] for row in db.execute("PRAGMA table_info(jobs)")]
+        return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+    finally:
+        db.close()
+
+
+def _user_version(path: Path) -> int:
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
     finally:
         db.close()
 
@@ -125,16 +138,65 @@ def test_a_file_of_schema_version_1_gains_the_progress_column_and_keeps_its_jobs
         assert store.get(jobs[0].id).progress == {"done": 3}
     # and the file is at the current version, with the column added once
     assert _columns(path).count("progress") == 1
-    db = sqlite3.connect(path)
-    try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
-    finally:
-        db.close()
+    assert _user_version(path) == SCHEMA_VERSION == 3
     # when it is opened again / then nothing is added twice and the data is still there
     with SQLiteStore(path, levels=4) as store:
         assert store.get(jobs[0].id).progress == {"done": 3}
         assert store.get(jobs[1].id).state is JobState.PENDING
     assert _columns(path).count("progress") == 1
+
+
+def _v2_file(path: Path, jobs: list[NewJob]) -> None:
+    """A store file as schema version 2 wrote it (no arrivals table), holding `jobs` pending since T0."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statement in BEFORE_V3:
+            db.execute(statement)
+        db.executemany(
+            "INSERT INTO jobs (id, record, type, tenant, max_attempts, submitted_level, state, level, enqueued_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+            [(j.id, j.record(), j.type, j.tenant, j.max_attempts, j.level, j.level, T0) for j in jobs],
+        )
+        db.execute("INSERT INTO rr (level, tenant, turn) VALUES (3, 't1', 1)")
+        db.execute("PRAGMA user_version = 2")
+    finally:
+        db.close()
+
+
+def test_a_file_of_schema_version_2_gains_the_arrivals_table_and_keeps_its_jobs(tmp_path):
+    # given a file written by schema version 2, with a pending job and no arrivals table
+    path = tmp_path / "v2.db"
+    old = new_job(level=3)
+    _v2_file(path, [old])
+    assert _columns(path, "arrivals") == []
+    # when the store opens it
+    with SQLiteStore(path, levels=4) as store:
+        # then the old job is still there, and no arrivals are made up for it
+        got = store.get(old.id)
+        assert got is not None and got.state is JobState.PENDING
+        assert store.arrivals(0) == []
+        # and a new submit is counted
+        store.submit([new_job(level=3, type="email")], now_ms=T0 + 1)
+        expected = [ArrivalBucket(T0 // HOUR_MS, "email", 3, submitted=1, work_ms=0)]
+        assert store.arrivals(0) == expected
+    # and the file is at the current version; opened again, it keeps its arrivals
+    assert _columns(path, "arrivals") == ["hour", "type", "level", "submitted", "work_ms"]
+    assert _user_version(path) == SCHEMA_VERSION
+    with SQLiteStore(path, levels=4) as store:
+        assert store.arrivals(0) == expected
+        assert [lease.job.id for lease in store.lease(1, "w", ttl_ms=60_000, now_ms=T0 + 2)] == [old.id]
+
+
+def test_a_submit_refused_for_a_stored_id_counts_no_arrivals(tmp_path):
+    # given a stored job
+    with SQLiteStore(tmp_path / "s.db", levels=4) as store:
+        job = new_job(estimate_ms=10)
+        store.submit([job], now_ms=T0)
+        # when a batch holding a new job and that job's id again is refused
+        with pytest.raises(sqlite3.IntegrityError):
+            store.submit([new_job(estimate_ms=20), job], now_ms=T0 + 1)
+        # then the arrivals count the first job only: the counts are part of the submit's transaction
+        assert store.arrivals(0) == [ArrivalBucket(T0 // HOUR_MS, "noop", 3, submitted=1, work_ms=10)]
 
 
 def test_a_closed_store_refuses_calls(tmp_path):
@@ -297,6 +359,36 @@ def test_no_query_scans_the_jobs_table(tmp_path, monkeypatch):
     finally:
         db.close()
     assert bad == {}
+
+
+def test_arrival_queries_seek_the_primary_key(tmp_path, monkeypatch):
+    # a submit after a long gap forgets expired hours by one seek and one key range, never a scan of the table
+    import scheduler.sqlite_schema as schema
+
+    statements: set[str] = set()
+    connect = schema.connect
+
+    def traced(path: str, synchronous: str) -> sqlite3.Connection:
+        db = connect(path, synchronous)
+        db.set_trace_callback(statements.add)
+        return db
+
+    monkeypatch.setattr(schema, "connect", traced)
+    with SQLiteStore(tmp_path / "s.db", levels=4) as store:
+        for day in (0, 1, 40):
+            store.submit([new_job()], now_ms=T0 + day * 24 * HOUR_MS)
+        store.arrivals(T0)
+    db = sqlite3.connect(tmp_path / "s.db")
+    try:
+        plans = {
+            sql: [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}")]
+            for sql in statements
+            if sql.lstrip().startswith(("SELECT", "DELETE")) and " arrivals " in f"{sql} "
+        }
+    finally:
+        db.close()
+    assert {sql.split()[0] for sql in plans} == {"DELETE", "SELECT"}  # the forgetting (with values) and the read
+    assert all(step.startswith(("SEARCH arrivals", "SCALAR")) for plan in plans.values() for step in plan), plans
 
 
 # -- serve order against a reference model --------------------------------------------------------------

@@ -7,8 +7,10 @@ import pytest
 
 from scheduler.config import SchedulerConfig
 from scheduler.errors import InvalidJobError, PayloadError, UnknownClassError, UnknownJobTypeError
-from scheduler.job import JobState, NewJob
+from scheduler.job import JobState, JSONValue, NewJob
+from scheduler.registry import JobType, JobTypeRegistry
 from scheduler.store import QueueStats
+from scheduler.validation import MAX_ESTIMATE_MS, SubmissionValidator
 from tests.stores import T0
 
 EMPTY = QueueStats(pending={}, running={}, delayed=0, dead=0, oldest_enqueued_ms={})
@@ -86,6 +88,7 @@ def test_values_at_the_limits_are_accepted(make_scheduler, store, kwargs, payloa
 
 
 S = 1000
+ESTIMATE_MS = {"noop": 1, "report": 2_500}  # their types' expected_run_s (no estimate_s)
 CLASSES = {
     # id: (job type, keyword arguments, expected class, level, deadline after submit in ms)
     "new-signup": ("noop", {"job_class": "new-signup"}, "new-signup", 0, 60 * S),
@@ -119,6 +122,7 @@ def test_class_level_and_deadline(scheduler, clock, job_type, kwargs, job_class,
         created_ms=now,
         max_attempts=5,
         deadline_ms=None if deadline is None else now + deadline,
+        estimate_ms=ESTIMATE_MS[job_type],
     )
     assert job == expected
 
@@ -169,3 +173,34 @@ def test_a_prepared_job_is_not_stored_until_submitted(scheduler, store):
     assert store.stats() == EMPTY
     assert scheduler.submit_many([job])[0].job_id == job.id
     assert store.stats().pending == {(3, "noop"): 1}
+
+
+def _video_minutes(payload: JSONValue) -> float:
+    return float(payload["minutes"]) * 60
+
+
+def _broken(payload: JSONValue) -> float:
+    raise KeyError("minutes")
+
+
+ESTIMATES = {
+    # id: (estimate_s of the type, payload, estimate_ms of the job)
+    "from the payload": (_video_minutes, {"minutes": 2.5}, 150_000),
+    "rounded to the ms": (_video_minutes, {"minutes": 0.00001}, 1),
+    "no estimator: expected_run_s": (None, {"minutes": 9}, 4_000),
+    "broken estimator: expected_run_s": (_broken, {}, 4_000),
+    "an estimator that divides by zero: expected_run_s": (lambda payload: 1 / 0, {}, 4_000),
+    "a NaN estimate: expected_run_s": (lambda payload: float("nan"), {}, 4_000),
+    "zero estimate: expected_run_s": (lambda payload: 0.0, {}, 4_000),
+    "a wild estimate is capped": (lambda payload: 1e300, {}, MAX_ESTIMATE_MS),
+    "an infinite one too": (lambda payload: INF, {}, MAX_ESTIMATE_MS),
+}
+
+
+@pytest.mark.parametrize(("estimator", "payload", "estimate_ms"), ESTIMATES.values(), ids=ESTIMATES.keys())
+def test_a_job_carries_its_types_cost_estimate_in_ms(estimator, payload, estimate_ms):
+    # given a type that runs 4 s by default and may estimate its work from the payload
+    video = JobType("video", expected_run_s=4.0, estimate_s=estimator)
+    validator = SubmissionValidator(SchedulerConfig(), JobTypeRegistry([video]))
+    # when a job of it is validated / then it carries the estimate in ms
+    assert validator.new_job("video", payload, tenant="acme", now_ms=T0).estimate_ms == estimate_ms
