@@ -2,10 +2,12 @@
 
 The autoscaler sizes the fleet for two loads: the queue (worked off within a horizon) and the work that
 keeps arriving while it does so. One click that queues 10,000 jobs is queue, not stream: a plain mean
-of the last minutes would read it as a stream that lasts, and launch for it round after round. So the
-stream is the median, over the last `window` rounds, of the work each round saw arrive: a burst or the
-hourly cron wave lands in one round and moves the median little, while a lasting rise moves it within
-half the window.
+of the last minutes would read it as a stream that lasts, and launch for it round after round. A median
+of the rounds ignores bursts but reads a skewed stream low (a few long jobs make a round's work; most
+rounds have fewer), by 5% for the background level of the synthetic week, and that shortfall piles up as
+queue. So the stream is the mean, over the last `window` rounds, of the work each round saw arrive, each
+round first cut to the median plus five robust standard deviations: a burst or the hourly cron wave
+lands in one round and is cut to size, while a lasting rise moves the figure within the window.
 """
 
 from __future__ import annotations
@@ -38,16 +40,43 @@ class ArrivalStream(Generic[Key]):
         return len(self._rounds) >= min(MIN_ROUNDS, self.window)
 
     def rates(self) -> dict[Key, float] | None:
-        """Work-seconds per second per key: the median per-round rate of the window (a round without the key
-        counts as zero). None until `MIN_ROUNDS` rounds were added."""
+        """Work-seconds per second per key: the mean per-round rate of the window, each round first cut to
+        the window's median plus `CLIP_SPREADS` robust standard deviations, at least half the median (a
+        round without the key counts as zero). A burst lands in one round and is cut to size; the heavy tail
+        of ordinary rounds is kept, which a plain median would drop (it reads a skewed stream low). None
+        until `MIN_ROUNDS` rounds."""
         if not self.ready:
             return None
         keys = {key for _, arrived in self._rounds for key in arrived}
-        return {
-            key: statistics.median(arrived.get(key, 0.0) / seconds for seconds, arrived in self._rounds) for key in keys
-        }
+        rates = {}
+        for key in keys:
+            per_round = [arrived.get(key, 0.0) / seconds for seconds, arrived in self._rounds]
+            middle = statistics.median(per_round)
+            spread = MAD_TO_SD * statistics.median(abs(r - middle) for r in per_round)
+            # a steady stream has rounds alike (no spread at all in a test's or a cron's), and a ceiling at
+            # the median would then cut a rise that fills less than half the window
+            ceiling = middle + CLIP_SPREADS * max(spread, SPREAD_FLOOR * middle)
+            rates[key] = statistics.fmean(min(rate, ceiling) for rate in per_round)
+        return rates
+
+    def spreads(self) -> dict[Key, float] | None:
+        """How much each key's per-round rate varies over the window: a standard deviation read from the
+        median absolute deviation (x 1.4826, its ratio for normal data), so that a burst in one round does
+        not count as variance the fleet must keep spare slots for. None until `MIN_ROUNDS` rounds."""
+        if not self.ready:
+            return None
+        keys = {key for _, arrived in self._rounds for key in arrived}
+        spreads = {}
+        for key in keys:
+            rates = [arrived.get(key, 0.0) / seconds for seconds, arrived in self._rounds]
+            middle = statistics.median(rates)
+            spreads[key] = MAD_TO_SD * statistics.median(abs(rate - middle) for rate in rates)
+        return spreads
 
 
+MAD_TO_SD = 1.4826
+CLIP_SPREADS = 5.0
+SPREAD_FLOOR = 0.5  # of the median: the least spread a round is cut at
 QueueKey = tuple[int, str]  # (level, job type)
 
 

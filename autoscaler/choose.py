@@ -1,7 +1,9 @@
 """Which node types get new nodes, and which nodes go: price per slot, interruptions, failures, spread.
 
 * A spot type is a candidate when its spot price is known and below its on-demand price, it had no
-  capacity or price failure lately, and its zone had no launch failure lately (`avoid_after_error_s`).
+  capacity or price failure lately, its zone had no launch failure lately (`avoid_after_error_s`), and no
+  node of it has been launching for longer than `launch_timeout_s` (a cloud that queues a request it cannot
+  fill, as Ray's autoscaler does, never reports a capacity failure).
 * Candidates are ranked by price per slot, raised by `interruption_penalty` times the type's preemptions
   per node in the last hour, so a cheap type that keeps vanishing loses to a steadier one.
 * New nodes go round robin over the best `spread_types` candidates, so one type or zone running dry never
@@ -39,6 +41,11 @@ def rank_spot_types(snapshot: Snapshot, config: AutoscalerConfig) -> tuple[list[
     failed_types = {e.node_type for e in recent if e.kind in TYPE_ERRORS}
     failed_zones = {t.zone for e in recent if e.kind in ZONE_ERRORS if (t := snapshot.node_type(e.node_type))}
     running = per_type(n for n in snapshot.nodes if n.state == "running")
+    stuck = {
+        n.node_type
+        for n in snapshot.nodes
+        if n.state == "launching" and snapshot.at_s - n.since_s > config.launch_timeout_s
+    }
     ranked: list[tuple[float, NodeType]] = []
     skipped: list[str] = []
     for node_type in snapshot.node_types:
@@ -47,6 +54,9 @@ def rank_spot_types(snapshot: Snapshot, config: AutoscalerConfig) -> tuple[list[
         price = snapshot.spot_prices.get(node_type.name)
         if node_type.name in failed_types:
             skipped.append(f"{node_type.name}: skipped, it failed to launch lately (no capacity or price)")
+        elif node_type.name in stuck:
+            timeout = config.launch_timeout_s
+            skipped.append(f"{node_type.name}: skipped, a node of it is still launching after {timeout:.0f} s")
         elif node_type.zone in failed_zones:
             skipped.append(f"{node_type.name}: skipped, launches in {node_type.zone} failed lately")
         elif price is None or not math.isfinite(price) or price <= 0:

@@ -31,11 +31,23 @@ class AutoscalerConfig(BaseModel):
         default=DEFAULT_HORIZONS_S, description="per level: queued work should be done within this"
     )
     min_horizon_s: float = Field(default=30.0, gt=0, description="a deadline closer than this counts as this")
-    target_slack: float = Field(default=0.2, ge=0, description="capacity asked for beyond the need")
+    slack_confidence: float = Field(
+        default=2.0,
+        ge=0,
+        description="spare slots per level cover arrivals this many standard deviations above their mean (slack.py)",
+    )
+    target_slack: float = Field(
+        default=0.0, ge=0, description="a flat share asked for on top of every level's need and slack (0: none)"
+    )
     drain_margin: float = Field(
         default=0.1, ge=0, description="spot slots kept beyond the need, as a share of it, before draining"
     )
     startup_lag_s: float = Field(default=300.0, ge=0, description="from launch to a node taking work")
+    fan_out_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="queued work due later than this is still sized to be done within it (per-second billing)",
+    )
     scheduled_horizon_s: float = Field(default=180.0, gt=0, description="cron work at the top of the hour")
     min_ondemand_nodes: int = Field(default=1, ge=0, description="on-demand nodes always kept (the floor)")
     urgent_blocking: float = Field(
@@ -52,6 +64,26 @@ class AutoscalerConfig(BaseModel):
         default=2.0, ge=0, description="price per slot is raised by this times interruptions per node-hour"
     )
     avoid_after_error_s: float = Field(default=900.0, ge=0, description="a type or zone that failed is skipped")
+    launch_timeout_s: float = Field(
+        default=900.0, gt=0, description="a node still launching after this long: its type has no capacity"
+    )
+    ondemand_lookahead_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="while spot cannot take it, work is bought on-demand once it must start within this",
+    )
+    ondemand_hold_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="on-demand nodes bought for work spot could not make are kept this long after spot is back",
+    )
+    elastic_levels: tuple[int, ...] = Field(
+        default=(), description="levels whose work runs only on budget left over (more work for a set cost)"
+    )
+    forecast: bool = Field(default=True, description="launch ahead of the season's rises (forecast.py)")
+    forecast_max_ratio: float = Field(
+        default=2.0, ge=1, description="the forecast may raise a level's arrival figure at most this many times"
+    )
     hourly_billing: bool = Field(default=False, description="drain nodes near the end of their paid hour first")
     guard: GuardConfig = GuardConfig()
 

@@ -1,15 +1,20 @@
 """decide: a pure function Snapshot x AutoscalerConfig -> Decision. No I/O, no clock, no randomness.
 
 Read as a list of named steps:
-1. need (need.py): slots for the arrival stream and for each level's queued work within its horizon,
-   the cron work about to arrive at the top of the hour, the target slack; on-demand slots for urgent
-   work (Erlang's loss formula), never below the floor; never fewer than running jobs hold now.
+1. need (need.py): each level's work in slots (its stream, or the season's forecast, plus its queue over
+   its horizon), the urgent reserve on on-demand (Erlang's loss formula), the market each level's work
+   goes to (deadlines.py: on-demand for what spot cannot deliver before it is due), and spare slots per
+   level (slack.py); never fewer than running jobs hold now.
 2. have: slots of nodes running or launching (launching ones arrive within the start-up lag, so they are
    not asked for twice); draining nodes do not count.
-3. on-demand: the pool need asked for (the floor, urgent headroom, on-demand-only work).
+3. on-demand: launch up to what need asked for now; drain only what it no longer keeps (spot running must
+   have taken the work over) and not within `ondemand_hold_s` of the last on-demand launch.
 4. spot: launch the deficit over the best-ranked healthy types (choose.py), spread over the close ones;
    replace nodes of a type whose price spiked; or drain the surplus once nothing is launching, the
    nodes cheapest to retire first.
+5. elastic work gets spot slots from the budget per hour the rest leaves, never more.
+The decision also says where jobs may run (`ondemand_levels`, `ondemand_reserve`): the dispatcher lets
+those levels use the on-demand slots beyond the reserve, so the work bought on-demand runs there.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from autoscaler.choose import (
     spread_width,
 )
 from autoscaler.config import AutoscalerConfig
+from autoscaler.deadlines import SpotOutlook
 from autoscaler.fleet import FleetNode, NodeType
-from autoscaler.need import need_slots
+from autoscaler.need import Need, plan_need
 from autoscaler.snapshot import Snapshot
 from dispatcher.markets import Market
 
@@ -44,21 +50,37 @@ class Decision:
     hold: str | None = None  # the guard refused to act at all
     need_slots: Mapping[Market, float] = field(default_factory=dict)
     have_slots: Mapping[Market, int] = field(default_factory=dict)
+    # where jobs may run until the next decision: levels below the top whose work on-demand takes now
+    # (spot cannot make it in time), beyond the on-demand slots kept for the top level
+    ondemand_levels: tuple[int, ...] = ()
+    ondemand_reserve: int = 0
+    ondemand_for: Mapping[int, float] = field(default_factory=dict)  # level -> on-demand slots bought for it
 
     @property
     def acts(self) -> bool:
         return bool(self.drains) or any(n > 0 for n in self.launches.values())
 
 
-def decide(snapshot: Snapshot, config: AutoscalerConfig) -> Decision:
+def decide(snapshot: Snapshot, config: AutoscalerConfig, outlook: SpotOutlook | None = None) -> Decision:
+    """`outlook` replaces what spot can deliver (a baseline that trusts spot always); default: observed."""
     reasons: list[str] = []
-    need = need_slots(snapshot, config, reasons)
+    need = plan_need(snapshot, config, reasons, outlook)
     have = _have(snapshot)
     launches: dict[str, int] = {}
     drains: list[str] = []
-    _ondemand(snapshot, config, need[Market.ON_DEMAND], launches, drains, reasons)
-    _spot(snapshot, config, need[Market.SPOT], have[Market.SPOT], launches, drains, reasons)
-    return Decision(launches, tuple(drains), tuple(reasons), need_slots=need, have_slots=have)
+    _ondemand(snapshot, config, need, launches, drains, reasons)
+    spot_need = need.spot + _elastic_slots(snapshot, config, need, launches, reasons)
+    _spot(snapshot, config, spot_need, have[Market.SPOT], launches, drains, reasons)
+    return Decision(
+        launches,
+        tuple(drains),
+        tuple(reasons),
+        need_slots={Market.SPOT: spot_need, Market.ON_DEMAND: need.ondemand},
+        have_slots=have,
+        ondemand_levels=need.ondemand_levels,
+        ondemand_reserve=need.reserve,
+        ondemand_for={m.level: round(m.ondemand, 2) for m in need.markets if m.ondemand > 0},
+    )
 
 
 def _have(snapshot: Snapshot) -> dict[Market, int]:
@@ -73,7 +95,7 @@ def _have(snapshot: Snapshot) -> dict[Market, int]:
 def _ondemand(
     snapshot: Snapshot,
     config: AutoscalerConfig,
-    need: float,
+    need: Need,
     launches: dict[str, int],
     drains: list[str],
     reasons: list[str],
@@ -84,16 +106,66 @@ def _ondemand(
     cheapest = types[0]
     names = {t.name for t in types}
     nodes = [n for n in live_nodes(snapshot) if n.node_type in names]
-    wanted = max(config.min_ondemand_nodes, math.ceil(need / cheapest.slots - 1e-9))  # need has the floor
+    wanted = max(config.min_ondemand_nodes, math.ceil(need.ondemand / cheapest.slots - 1e-9))  # has the floor
+    kept = max(wanted, math.ceil(need.ondemand_keep / cheapest.slots - 1e-9))
     if len(nodes) < wanted:
         launches[cheapest.name] = wanted - len(nodes)
         reasons.append(f"on-demand: {len(nodes)} nodes, {wanted} wanted (floor {config.min_ondemand_nodes})")
-    elif len(nodes) > wanted:
-        surplus = sum(_slots(snapshot, n.node_type) for n in nodes) - wanted * cheapest.slots
+    elif len(nodes) > kept and not _bought_lately(snapshot, config, names):
+        surplus = sum(_slots(snapshot, n.node_type) for n in nodes) - kept * cheapest.slots
         types_by_name = {t.name: t for t in types}
         for node in pick_drains(snapshot, nodes, types_by_name, surplus, config.hourly_billing):
             drains.append(node.node_id)
-            reasons.append(f"on-demand: drain {node.node_id}, more than the {wanted} wanted")
+            reasons.append(f"on-demand: drain {node.node_id}, more than the {kept} wanted")
+    elif len(nodes) > wanted:
+        reasons.append(f"on-demand: {len(nodes)} nodes kept, {kept} until spot running takes their work")
+
+
+def _bought_lately(snapshot: Snapshot, config: AutoscalerConfig, names: set[str]) -> bool:
+    """An on-demand launch within `ondemand_hold_s`: a market that just failed may fail again."""
+    return any(
+        a.kind == "launch" and a.node_type in names and snapshot.at_s - a.at_s < config.ondemand_hold_s
+        for a in snapshot.actions
+    )
+
+
+def _elastic_slots(
+    snapshot: Snapshot, config: AutoscalerConfig, need: Need, launches: Mapping[str, int], reasons: list[str]
+) -> float:
+    """Spot slots for elastic work: what the budget per hour leaves once the fleet and the launches it
+    asked for are paid, at the best spot price per slot; elastic work never displaces the rest."""
+    if need.elastic <= 0:
+        return 0.0
+    ranked, _ = rank_spot_types(snapshot, config)
+    if not ranked:
+        return 0.0
+    per_slot = per_slot_price(snapshot, ranked[0][1])
+    spent = sum(_hourly_price(snapshot, n.node_type) for n in live_nodes(snapshot))
+    spent += sum(_hourly_price(snapshot, name) * count for name, count in launches.items())
+    other_spot = max(0.0, need.spot - sum(_spot_slots_up(snapshot)))  # still to be launched for the rest
+    left = config.guard.budget_per_hour - spent - other_spot * per_slot
+    granted = min(need.elastic, max(0.0, left) / per_slot) if per_slot > 0 else 0.0
+    reasons.append(
+        f"elastic: {need.elastic:.1f} slots of work could run; ${max(0.0, left):.2f}/h of the "
+        f"${config.guard.budget_per_hour:.2f}/h budget is left: {granted:.1f} slots"
+    )
+    return granted
+
+
+def _spot_slots_up(snapshot: Snapshot) -> list[int]:
+    slots = []
+    for node in live_nodes(snapshot):
+        node_type = snapshot.node_type(node.node_type)
+        if node_type is not None and node_type.market is Market.SPOT:
+            slots.append(node_type.slots)
+    return slots
+
+
+def _hourly_price(snapshot: Snapshot, name: str) -> float:
+    node_type = snapshot.node_type(name)
+    if node_type is None:
+        return 0.0
+    return per_slot_price(snapshot, node_type) * node_type.slots
 
 
 def _spot(

@@ -1,131 +1,140 @@
 """How many slots the work needs, per market: the first step of decide, pure like it.
 
-Two parts of the load, in slots (work-seconds per second):
-* the queue: each level's queued work over its horizon (urgent: its SLA; the wait the oldest job has
-  already had and the least deadline slack shorten it; never shorter than the start-up lag, since no new
-  node helps sooner); at the top of the hour, the cron work about to arrive over `scheduled_horizon_s`;
-* the stream: work arriving per second lately (`Demand.arrival_work_s`), which needs slots of its own
-  while the queue is worked off. Busy slots are no measure of it: a fleet with a queue is all busy
-  whatever the arrivals, so sizing by busy + queued grows every round, and by max(busy, queued) leaves
-  no room for a wave that must be done before the running jobs end.
-The target slack goes on top, and the need is never below the slots running jobs hold now.
-
-Where the stream is not known (a Demand without `arrival_work_s`), busy slots stand in for it: the need
-is max(busy, queued x slack) (`_with_running`).
-
-The top level has on-demand slots of its own: enough that an urgent job finds one free on arrival with
-probability 1 - `urgent_blocking` (Erlang's loss formula on the urgent stream), on top of the slots long
-deadline-promoted jobs hold, never fewer than the floor of `min_ondemand_nodes`. Spot is asked only for
-the top-level work those cannot take.
+1. Each level's load in slots (levels.py): its arrival stream (or the season's forecast, when higher) plus
+   its queue over its horizon, split by where its job types may run.
+2. The top level has on-demand slots of its own: enough that an urgent job finds one free on arrival with
+   probability 1 - `urgent_blocking` (Erlang's loss formula on the urgent stream), on top of the slots long
+   deadline-promoted jobs hold, never fewer than the floor of `min_ondemand_nodes`. These are the reserve
+   the dispatcher keeps for the top level.
+3. The rest of every level's work goes where it can be done in time (deadlines.py): spot when spot can
+   deliver it before it is due, on-demand for what it cannot, level by level.
+4. Spare slots per level (slack.py), sized from how much its arrivals vary and how long its jobs may wait,
+   go with the level's work to its market; `target_slack` adds a flat share on top (0 by default).
+The need is never below the slots running jobs hold now. Where the stream is not known (a Demand without
+`arrival_work_s`: an observer that has not seen enough rounds yet), busy slots stand in for it.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from autoscaler.config import AutoscalerConfig
-from autoscaler.snapshot import Demand, Snapshot
+from autoscaler.deadlines import LevelMarkets, SpotOutlook, split_markets, spot_outlook
+from autoscaler.levels import LevelLoad, level_loads
+from autoscaler.slack import level_slack
+from autoscaler.snapshot import Snapshot
 from dispatcher.markets import Market
 
 TOP_LEVEL = 0
 
 
-@dataclass
-class Load:
-    """Slots asked for by queued work and by the arrival stream, per market and for the top level."""
+@dataclass(frozen=True, slots=True)
+class Need:
+    spot: float  # spot slots wanted
+    ondemand: float  # on-demand slots wanted now: the floor, the urgent reserve, work spot cannot make
+    ondemand_keep: float  # on-demand slots not to give up yet (>= ondemand): spot running cannot take it all
+    reserve: int  # on-demand slots kept for the top level
+    ondemand_levels: tuple[int, ...] = ()  # levels below the top that may use on-demand beyond the reserve
+    elastic: float = 0.0  # spot slots elastic work could use, if the budget leaves room
+    markets: tuple[LevelMarkets, ...] = ()
 
-    queued: dict[Market, float] = field(default_factory=lambda: dict.fromkeys(Market, 0.0))
-    stream: dict[Market, float] = field(default_factory=lambda: dict.fromkeys(Market, 0.0))
-    top_queued: float = 0.0  # of queued[SPOT]: top-level work that on-demand slots may take
-    top_stream: float = 0.0  # of stream[SPOT]
-    streams_known: bool = True
+    def slots(self) -> dict[Market, float]:
+        return {Market.SPOT: self.spot, Market.ON_DEMAND: self.ondemand}
 
 
 def need_slots(snapshot: Snapshot, config: AutoscalerConfig, reasons: list[str]) -> dict[Market, float]:
     """Slots wanted per market (the on-demand entry: the whole on-demand pool, floor included)."""
-    load = _load(snapshot, config, reasons)
-    slack = 1 + config.target_slack
+    return plan_need(snapshot, config, reasons).slots()
+
+
+def plan_need(
+    snapshot: Snapshot,
+    config: AutoscalerConfig,
+    reasons: list[str],
+    outlook: SpotOutlook | None = None,
+) -> Need:
+    """The need per market; `outlook` (what spot can deliver) defaults to the snapshot's own."""
+    loads = level_loads(snapshot, config, reasons)
+    flat = 1 + config.target_slack
     floor = floor_slots(snapshot, config)
     busy = {market: float(snapshot.busy_slots.get(market, 0)) for market in Market}
-    od_only = load.queued[Market.ON_DEMAND] + load.stream[Market.ON_DEMAND]
-    if load.streams_known:
-        # on-demand slots held beyond what the urgent stream keeps busy on average are held by long jobs
-        # (a deadline promotion): the urgent headroom comes on top of them
-        held = max(0.0, busy[Market.ON_DEMAND] - load.top_stream - od_only)
-        urgent = erlang_slots(load.top_stream, config.urgent_blocking) + held
-        ondemand = max(floor, urgent + od_only * slack, busy[Market.ON_DEMAND])
-        for_top = max(0.0, ondemand - od_only * slack)  # on-demand slots the top level may use
-        top_left = max(0.0, load.top_stream + load.top_queued - for_top)  # top-level work left for spot
-        spot_load = load.stream[Market.SPOT] + load.queued[Market.SPOT] - load.top_stream - load.top_queued
-        spot = max(busy[Market.SPOT], (spot_load + top_left) * slack)
-        reasons.append(
-            f"spot: {load.stream[Market.SPOT] - load.top_stream:.1f} slots of work arriving, "
-            f"{load.queued[Market.SPOT] - load.top_queued:.1f} for the queue, {top_left:.1f} urgent beyond on-demand, "
-            f"+{config.target_slack:.0%}; {busy[Market.SPOT]:.0f} busy: need {spot:.1f}"
-        )
-        if urgent > floor:
-            reasons.append(
-                f"on-demand: {urgent:.0f} slots keep an urgent job's chance of waiting under "
-                f"{config.urgent_blocking:.1%} ({load.top_stream:.1f} slots of urgent work arriving)"
+    od_only = sum(load.ondemand_only for load in loads.values())
+    top = loads.get(TOP_LEVEL)
+    top_stream = top.flex_stream if top is not None else 0.0
+    # on-demand slots held beyond the urgent stream by top-level jobs are held by long deadline-promoted
+    # ones: the urgent headroom comes on top of them
+    held = max(0.0, busy[Market.ON_DEMAND] - snapshot.ondemand_busy_below_top - top_stream - od_only)
+    urgent = erlang_slots(top_stream, config.urgent_blocking) + held
+    base = max(floor, urgent + od_only * flat)
+    if top is not None:
+        for_top = base - od_only * flat  # on-demand slots the top level has: the urgent pool, the floor
+        top.flex = max(0.0, top.flex - for_top)
+        top.ondemand_credit = max(0.0, for_top - top.flex_stream)  # beyond its stream's mean use
+    split = split_markets(loads.values(), outlook or spot_outlook(snapshot, config))
+    spot, ondemand, keep = _by_market(loads, split, config, reasons)
+    streams_known = bool(snapshot.demand) and all(load.streams_known for load in loads.values())
+    if streams_known:
+        spot_need = max(busy[Market.SPOT], spot * flat)
+    else:
+        spot_need = max(busy[Market.SPOT], spot * flat) if spot > 0 else busy[Market.SPOT] * flat
+    wanted = max(base + ondemand * flat, busy[Market.ON_DEMAND])
+    _explain(reasons, busy, spot_need, urgent, floor, top_stream, config)
+    return Need(
+        spot=spot_need,
+        ondemand=wanted,
+        ondemand_keep=max(wanted, base + keep * flat),
+        reserve=math.ceil(urgent - 1e-9),
+        ondemand_levels=tuple(m.level for m in split if m.level != TOP_LEVEL and max(m.ondemand, m.keep) > 0),
+        elastic=sum(load.elastic for load in loads.values()),
+        markets=tuple(split),
+    )
+
+
+def _by_market(
+    loads: dict[int, LevelLoad], split: list[LevelMarkets], config: AutoscalerConfig, reasons: list[str]
+) -> tuple[float, float, float]:
+    """Slots of work plus slack per market: spot, on-demand bought now, on-demand kept."""
+    spot = ondemand = keep = 0.0
+    parts = []
+    for markets in split:
+        load = loads[markets.level]
+        total = load.total - load.ondemand_only
+        slack = level_slack(load.spread, config.horizon_s(load.level), config) if total > 0 else 0.0
+        od_share = markets.ondemand / total if total > 0 else 0.0
+        spot += markets.spot + load.spot_only + slack * (1 - od_share)
+        ondemand += markets.ondemand + slack * od_share
+        keep += markets.keep + slack * (markets.keep / total if total > 0 else 0.0)
+        if markets.spot + load.spot_only > 0:
+            on_spot = markets.spot + load.spot_only
+            arriving = min(on_spot, load.stream * (1 - od_share))
+            parts.append(
+                f"level {load.level}: {arriving:.1f} slots of work arriving, {on_spot - arriving:.1f} for the queue"
+                f" + {slack * (1 - od_share):.1f} slack"
             )
-        return {Market.SPOT: spot, Market.ON_DEMAND: ondemand}
-    floor_free = max(0.0, floor - load.queued[Market.ON_DEMAND])
-    spot_queued = max(0.0, load.queued[Market.SPOT] - min(load.top_queued, floor_free))
-    return {
-        Market.SPOT: _with_running(busy[Market.SPOT], spot_queued, slack),
-        Market.ON_DEMAND: max(floor, _with_running(busy[Market.ON_DEMAND], load.queued[Market.ON_DEMAND], slack)),
-    }
+        if markets.reason:
+            reasons.append(markets.reason)
+    if parts:
+        reasons.append("spot: " + "; ".join(parts))
+    return spot, ondemand, keep
 
 
-def _load(snapshot: Snapshot, config: AutoscalerConfig, reasons: list[str]) -> Load:
-    load = Load(streams_known=bool(snapshot.demand))
-    for demand in snapshot.demand:
-        if not (math.isfinite(demand.work_s) and demand.work_s >= 0):
-            reasons.append(f"{demand.job_type}: queued work {demand.work_s} is not a number of seconds; left out")
-            continue  # the guard holds on it anyway; decide itself must never fail on a bad input
-        queued = demand.work_s / _horizon(demand, config)
-        stream = demand.arrival_work_s
-        if stream is None or not (math.isfinite(stream) and stream >= 0):
-            load.streams_known = False
-            stream = 0.0
-        cap = demand.spot_cap_slots
-        if demand.markets == "spot" and cap is not None and queued + stream > cap:
-            reasons.append(f"{demand.job_type}: needs {queued + stream:.1f} spot slots, capped at {cap}")
-            queued, stream = cap * queued / (queued + stream), cap * stream / (queued + stream)
-        market = Market.ON_DEMAND if demand.markets == "on-demand" else Market.SPOT
-        load.queued[market] += queued
-        load.stream[market] += stream
-        if demand.level == TOP_LEVEL and market is Market.SPOT and demand.markets != "spot":
-            load.top_queued += queued
-            load.top_stream += stream
-    to_hour = 3600 - snapshot.at_s % 3600
-    if snapshot.scheduled_work_s > 0 and to_hour <= config.startup_lag_s + config.period_s:
-        load.queued[Market.SPOT] += snapshot.scheduled_work_s / config.scheduled_horizon_s
-        reasons.append(f"top of the hour in {to_hour:.0f} s: {snapshot.scheduled_work_s:.0f} work-s of cron jobs")
-    return load
-
-
-def _horizon(demand: Demand, config: AutoscalerConfig) -> float:
-    horizon = config.horizon_s(demand.level)
-    if math.isfinite(demand.oldest_wait_s) and demand.oldest_wait_s > 0:
-        # the horizon is a target wait: the oldest job has already used part of it
-        horizon = max(horizon - demand.oldest_wait_s, config.min_horizon_s)
-    if demand.min_slack_s is not None and math.isfinite(demand.min_slack_s):
-        horizon = min(horizon, max(demand.min_slack_s, config.min_horizon_s))
-    # A node asked for now takes work only after the start-up lag: sizing for a shorter horizon
-    # launches nodes that arrive after the work is gone (the floor and running nodes serve it).
-    return max(horizon, config.startup_lag_s)
-
-
-def _with_running(busy: float, queued: float, slack: float) -> float:
-    """Slots wanted without a known arrival stream: the queued work's, with slack, but never fewer than
-    the running jobs hold. Not busy + queued: while a queue waits every slot is busy, and each slot takes
-    queued work as soon as its job ends, so counting both asks for more capacity every round until the
-    queue is gone. With nothing queued, the slack is kept on the running jobs, as headroom."""
-    if queued <= 0:
-        return busy * slack
-    return max(busy, queued * slack)
+def _explain(
+    reasons: list[str],
+    busy: dict[Market, float],
+    spot: float,
+    urgent: float,
+    floor: float,
+    top_stream: float,
+    config: AutoscalerConfig,
+) -> None:
+    flat = f" +{config.target_slack:.0%}" if config.target_slack else ""
+    reasons.append(f"spot:{flat} {busy[Market.SPOT]:.0f} busy: need {spot:.1f}")
+    if urgent > floor:
+        reasons.append(
+            f"on-demand: {urgent:.0f} slots keep an urgent job's chance of waiting under "
+            f"{config.urgent_blocking:.1%} ({top_stream:.1f} slots of urgent work arriving)"
+        )
 
 
 def floor_slots(snapshot: Snapshot, config: AutoscalerConfig) -> float:

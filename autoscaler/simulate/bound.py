@@ -19,22 +19,38 @@ Due times: a job's deadline if it has one; otherwise arrival + `sla_s[level]` (t
 + the job's work, as a job started within its target wait is done by then; with no (or an infinite)
 target, `end_s` (default: the trace end).
 
+No schedule, no bound: a job whose window has no step where a type it may use can have nodes (with
+`ondemand_levels="top"`, a job below level 0 with no spot capacity throughout its window) makes
+`lower_bound` raise ValueError naming how many and the first (bound_servable), as a deadline before its
+arrival does, rather than return a NaN that hides which jobs and which option are at fault.
+
 Spot capacity follows the simulator (engine.py): every type starts at its on-demand price, available, with
 no nodes; `available` gates launches, and running nodes stay until a reclaim wave takes them. With
 `outages="hold"` (default), in a step where a type is unavailable throughout, after a step like it, its
-slot-hours are at most the step before's (no launches: its node count only falls); a wave that takes every
-node (`reclaim` >= 1) empties the type until it is available again, unless the type could launch within
-`reclaim_grace_s` before it (the simulator's waves spare nodes still starting); partial waves are ignored
-(the bound is optimistic there). `outages="drop"` uses a type only in steps where it is available at some
-moment: tighter, but a bound only if outages take the nodes with them.
+slot-hours are at most the step before's (no launches: its node count only falls). A wave that takes every
+node (`reclaim` >= 1) empties the type until it is available again:
+- always when it coincides with the type's capacity loss (`available` 1 -> 0 at the same `at_s`, in the
+  wave's row or another row of the type): nodes still launching lose their launch with the capacity, so
+  none launched just before the loss outlives it. After such losses of every spot type (a market whose
+  zone losses reclaim every node), work whose window lies inside the outage is bought on demand;
+- otherwise unless the type could launch within `reclaim_grace_s` before it (such a wave spares nodes still
+  starting).
+A capacity loss without a full wave leaves the nodes running: the bound may hold them through the outage.
+Partial waves are ignored: optimistic (the bound may keep nodes a wave took), so still a bound. A wave of
+fraction f does not give x[k, h] <= (1 - f) x[k, h-1] (it may fall late in step h, and one without a
+capacity loss spares nodes still starting); a sound row would span steps (x[k, h+1] <= (1 - f) x[k, h-1],
+once no node can still be starting) and break the chains' "held from the start up to m" blocks the dual
+relies on, for little where zone losses reclaim every node.
+`outages="drop"` uses a type only in steps where it is available at some moment: tighter, but a bound only
+if outages take the nodes with them.
 
 The LP (H steps, K node types)
 ------------------------------
-x[k, h] >= 0: slot-hours of type k paid in step h, at price[k, h] / slots[k], where the type may have
-nodes; z[j, h] >= 0: work of job group j (jobs with the same arrival and due step) done in step h, for h in
-its window. Rows: sum_h z[j, h] = work[j]; per step sum_j z[j, h] <= sum_k x[k, h] (with
-`ondemand_levels="top"`, as in the simulator's default, also: work below level 0 <= spot x alone); outage
-rows x[k, h] <= x[k, h-1]. Objective: min sum price * x. Slots are otherwise interchangeable.
+x[k, h] >= 0: slot-hours of type k paid in step h, at price[k, h] / slots[k], where the type may have nodes;
+z[j, h] >= 0: work of job group j (jobs with the same arrival and due step) done in step h, for h in its
+window. Rows: sum_h z[j, h] = work[j]; per step sum_j z[j, h] <= sum_k x[k, h] (with `ondemand_levels="top"`,
+also: work below level 0 <= spot x alone); outage rows x[k, h] <= x[k, h-1]. Objective: min sum price * x.
+Slots are otherwise interchangeable.
 
 How it is solved, exactly and small: capacity is unlimited per step, so only the cheapest freely bought
 type per step (and market) matters, and a group alone would pay work * the least such price in its window.
@@ -51,16 +67,19 @@ variables and rows for S held steps and G distinct (window, price) groups, whate
 The dual's optimum is the LP's (strong duality); the slot-hours bought come back as its bound marginals.
 `decompose=False` skips the closed form and the pruning and sends every group over every step to HiGHS.
 
-Limitations: optimistic within a step (its lowest price; capacity at any moment of it counts for all of
-it); partial reclaim waves ignored; no per-type node limit (`max_nodes`) and no on-demand floor; a bound
-only for schedules meeting every due time, and jobs without a target wait must finish by `end_s`; a due
-time past the trace's last event is moved to the step after it, where held capacity counts as bought
-(optimistic, keeps the LP small); the simulator bills a period at the price at its end (up to one
-decision period late), so its bill can undercut the bound around a price drop.
+Limitations: optimistic within a step (its lowest price; capacity at any moment of it counts for all of it, so
+nodes launched in the step of a capacity loss count for that step); partial reclaim waves ignored; a full wave
+at a capacity loss is taken to end every launch of the type, one without a loss to spare launches within
+`reclaim_grace_s` (the simulator's rules; a longer start-up lag needs a larger grace); no per-type node limit
+(`max_nodes`) and no on-demand floor; a bound only for schedules meeting every due time, and jobs without a
+target wait must finish by `end_s`; a due time past the trace's last event is moved to the step after it,
+where held capacity counts as bought (optimistic, keeps the LP small); the simulator bills a period at the
+price at its end (up to one decision period late), so its bill can undercut the bound around a price drop.
 
 Code layout: this module holds the entry point (`lower_bound`, `BoundResult`); `bound_steps` turns the trace
-into steps, `bound_capacity` prices capacity per step and window (the closed form), `bound_dual` builds and
-solves the LP for the rest, and `bound_types` holds the shared types.
+into steps, `bound_servable` refuses jobs no schedule can serve, `bound_capacity` prices capacity per step
+and window (the closed form), `bound_dual` builds and solves the LP for the rest, and `bound_types` holds the
+shared types.
 """
 
 from __future__ import annotations
@@ -74,6 +93,7 @@ import numpy as np
 
 from autoscaler.simulate.bound_capacity import group_jobs, step_capacity, sum_by, window_argmin
 from autoscaler.simulate.bound_dual import solve_held_dual
+from autoscaler.simulate.bound_servable import check_servable
 from autoscaler.simulate.bound_steps import job_steps, type_steps
 from autoscaler.simulate.bound_types import Billing, Method, OndemandLevels, Outages
 from autoscaler.simulate.model import Trace
@@ -92,7 +112,7 @@ class BoundResult:
     cost_by_type: dict[str, float]  # per node type name
     slot_hours_by_type: dict[str, float]
     work_slot_hours: float  # the trace's work
-    status: str  # "optimal", "infeasible", "limit reached", "numerical difficulties"
+    status: str  # "optimal", "limit reached", "numerical difficulties" ("infeasible": only if HiGHS says so)
     message: str
     variables: int  # of the part HiGHS solved (0: everything separated)
     constraints: int
@@ -129,10 +149,11 @@ def lower_bound(
 
     sla_s: per level (the last entry for deeper levels), the target wait: a job without a deadline is due
     at arrival + target + its work; None or inf: due at `end_s` (default: the trace end). ondemand_levels:
-    "top" lets on-demand slots serve level 0 only, as the simulator does by default. reclaim_grace_s: a
-    reclaim wave spares nodes still starting, as the simulator does; set it to the longest start-up lag (0:
-    a full wave empties the type). Raises ValueError on inputs no schedule could meet (a deadline before
-    its arrival) or that make no sense.
+    "top" lets on-demand slots serve level 0 only. reclaim_grace_s: a reclaim wave without a capacity
+    loss at that moment spares nodes still starting, as the simulator does; set it to the longest start-up
+    lag (0: a full wave empties the type); a full wave at a capacity loss empties it whatever this says.
+    Raises ValueError on inputs no schedule could meet (a deadline before its arrival; a job with no
+    usable capacity in its window, e.g. below level 0 with "top" and no spot) or that make no sense.
     """
     started = time.perf_counter()
     _check_options(step_s, billing, sla_s, end_s, outages, ondemand_levels, method)
@@ -150,6 +171,8 @@ def lower_bound(
     price, open_ = type_steps(market, horizon, step_s, outages, reclaim_grace_s)
     slots = np.asarray([t.slots for t in types], dtype=np.float64)
     spot = np.asarray([t.market is Market.SPOT for t in types], dtype=np.bool_)
+    spot_only = ~jobs.top if split_top else np.zeros(len(jobs.arrive), dtype=np.bool_)
+    check_servable(price, spot, jobs, spot_only)
     cap = step_capacity(price / slots[:, None], open_, spot, open_last=open_last, split_top=split_top, prune=decompose)
     held = cap.held if decompose else np.ones(horizon, dtype=np.bool_)
     # per job: the least free price in its window (row 1: spot slots only), and the type offering it
@@ -157,7 +180,6 @@ def lower_bound(
     all_steps = np.arange(horizon)
     prices = np.stack((cap.cheap_cost[any_row, all_steps], cap.cheap_cost[0]))
     kinds = np.stack((cap.cheap_type[any_row, all_steps], cap.cheap_type[0]))
-    spot_only = ~jobs.top if split_top else np.zeros(len(jobs.arrive), dtype=np.bool_)
     unit = np.empty(len(jobs.arrive))
     kind = np.empty(len(jobs.arrive), dtype=np.int64)
     for row, mask in enumerate((~spot_only, spot_only)):
@@ -170,13 +192,11 @@ def lower_bound(
     cost_by = sum_by(kind[free], jobs.work_h[free] * unit[free], n_types)
     hours_by = sum_by(kind[free], jobs.work_h[free], n_types)
     total = float(np.sum(jobs.work_h[free] * unit[free]))
-    status, message = "optimal", "separable: every window's least free price"
-    if not np.all(np.isfinite(unit[free])):
-        status, message = "infeasible", "a job's window has no capacity"
+    status, message = "optimal", "separable: every window's least free price"  # finite: check_servable
     groups = group_jobs(first[in_lp], last[in_lp], jobs.work_h[in_lp], unit[in_lp], kind[in_lp], spot_only[in_lp])
     built, solved = time.perf_counter(), 0.0
     sizes = (0, 0, 0)
-    if status == "optimal" and len(groups.first):
+    if len(groups.first):
         lp = solve_held_dual(groups, cap, np.flatnonzero(held), prices, kinds, spot, split_top, method, time_limit_s)
         status, message, sizes = lp.status, lp.message, (lp.variables, lp.constraints, lp.nonzeros)
         cost_by, hours_by, total = cost_by + lp.cost_by, hours_by + lp.hours_by, total + lp.total
@@ -234,7 +254,8 @@ def _check_options(
 
 def _why(step_s: float, billing: Billing, outages: Outages, ondemand_levels: OndemandLevels) -> str:
     spot = (
-        "spot nodes outlive an outage (no launches) until a full reclaim wave, partial waves are ignored"
+        "spot nodes outlive an outage (no launches) until a full reclaim wave, which at a capacity loss takes "
+        "nodes still launching too and otherwise spares them, partial waves are ignored"
         if outages == "hold"
         else "spot slots exist only in steps where the type is available, reclaim waves are ignored"
     )

@@ -21,7 +21,8 @@ __all__ = [
 ]
 
 # linprog's status for the dual HiGHS solves: it is never infeasible (all zeros is a point of it), and it is
-# unbounded exactly when the bound's LP is infeasible (some work has no capacity in its window)
+# unbounded exactly when the bound's LP is infeasible (some work has no capacity in its window), which
+# bound_servable refuses first
 _STATUS = {0: "optimal", 1: "limit reached", 2: "numerical difficulties", 3: "infeasible", 4: "numerical difficulties"}
 
 

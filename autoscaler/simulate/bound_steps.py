@@ -26,6 +26,8 @@ class JobSteps:
     due: I64  # last step it may be worked on
     work_h: F64  # slot-hours
     top: Bool  # level 0
+    at_s: F64  # arrival and due time in seconds, for messages
+    due_s: F64
 
 
 def job_steps(
@@ -68,7 +70,7 @@ def job_steps(
         horizon = constant_from + 1
     else:
         horizon = max(steps, int(due.max()) + 1 if len(due) else 1)
-    return JobSteps(arrive, due, work / 3600.0, level == 0), horizon, open_last
+    return JobSteps(arrive, due, work / 3600.0, level == 0, at, due_s), horizon, open_last
 
 
 def _first_bad(bad: Bool, values: F64, what: str) -> None:
@@ -106,10 +108,12 @@ def type_steps(market: MarketTrace, horizon: int, step_s: float, outages: Outage
         seg_empty = np.maximum.reduceat(empties.astype(np.int64), first) > 0
         idx = np.arange(len(first))
         last_open = np.maximum.accumulate(np.where(seg_open, idx, -1))
-        # a wave spares nodes still starting: those launched less than grace_s before it, if it could launch
+        # a wave spares nodes still starting (launched less than grace_s before it, if it could launch), but
+        # not at a capacity loss (available before, not after): their launches fail with the capacity
         open_before = np.concatenate(([-1], last_open[:-1]))
         seg_end = np.concatenate((seg_at[1:], [np.inf]))
-        seg_empty &= (open_before < 0) | (seg_end[np.maximum(open_before, 0)] <= seg_at - grace_s)
+        loss = ~seg_open & (open_before == idx - 1)
+        seg_empty &= loss | (open_before < 0) | (seg_end[np.maximum(open_before, 0)] <= seg_at - grace_s)
         last_empty = np.maximum.accumulate(np.where(seg_empty, idx, -1))
         usable = seg_open if outages == "drop" else last_open >= last_empty  # it may have nodes
         value = np.where(usable, seg_p, np.inf)

@@ -3,11 +3,14 @@ simulated nodes, and a policy (the real decide + guard, or a baseline) sizes the
 Snapshot built the way production builds it. Simulated clock: nothing sleeps.
 
 Events: job arrivals (from the trace, in order), job completions, nodes coming up after their start-up
-lag, spot market changes (price, capacity, reclaim waves), and the policy's decision ticks. On-demand slots
-serve the top level only (its floor); spot slots serve every level. A reclaimed node's running jobs go back
-to the front of their queue and their work so far is lost. A job that could not run twice before its
-deadline waits at the top level (the scheduler's deadline promotion). The trace's last hour is replayed
-before t = 0 (warmup.py), and everything is measured from t = 0.
+lag, spot market changes (price, capacity, reclaim waves), and the policy's decision ticks. Spot slots serve
+every level; on-demand slots serve the top level, and the levels the last decision sent there beyond the
+reserve it keeps for the top (ondemand_rule.py, as the dispatcher places them). A reclaimed node's running
+jobs go back to the front of their queue and lose the work since their last checkpoint (the whole run for a
+type that does not checkpoint, `Trace.checkpoint_s`). A reclaim that comes with the loss of the type's
+capacity (a zone going out) takes its launching nodes too: their launch fails. A job that could not run
+twice before its deadline waits at the top level (the scheduler's deadline promotion). The trace's last hour
+is replayed before t = 0 (warmup.py), and everything is measured from t = 0.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from autoscaler.decide import Decision
 from autoscaler.fleet import FleetError, NodeType
 from autoscaler.simulate.fleet_state import Billing, SimNode
 from autoscaler.simulate.model import Trace
+from autoscaler.simulate.ondemand_rule import OnDemandRule
 from autoscaler.simulate.queue import SimQueue
 from autoscaler.simulate.results import JobTimes, SimResult
 from autoscaler.simulate.warmup import prelude
@@ -52,7 +56,7 @@ class SimConfig:
     target_wait_s: tuple[float, ...] = (60.0, 900.0, 3600.0, 21600.0)
     overtime_s: float = 86400.0  # after the trace ends, at most this long to finish what is queued
     warmup_s: float = 3600.0  # replay the trace's last hour before it, so t = 0 meets a running fleet (warmup.py)
-    ondemand_all_levels: bool = False  # False: on-demand slots serve the top level only (its floor)
+    ondemand_all_levels: bool = False  # True: on-demand slots serve every level, whatever the decision says
     promote_max_run_s: float = DEFAULT_PROMOTE_MAX_RUN_S  # the scheduler's: longer jobs are not promoted
     seed: int = 1
 
@@ -85,12 +89,18 @@ class Simulation:
         self.tenant = self.prelude.tenant + arrivals.tenant.tolist()
         self.arrived = self.prelude.at_s + arrivals.at_s.tolist()
         self.deadline: list[float] = self.prelude.deadline_s + arrivals.deadline_s.tolist()
+        self.left: list[float] = list(self.work)  # work still to do: less than `work` after a checkpoint
+        every = [trace.checkpoint_s.get(name, math.inf) for name in arrivals.types]
+        self.checkpoint = [every[k] for k in self.prelude.job_type + arrivals.job_type.tolist()]
+        self.level_shape = _level_shapes(self.level, self.work, self.checkpoint)  # (mean run, mean lost) per level
         n = len(self.work)
         self.times = JobTimes.empty(n)
         self.run_id = [0] * n  # bumped when a run is cut short, so its completion event is ignored
         self.run_started = [0.0] * n
         self.preempted = [False] * n  # lost a run to a reclaim at least once
         self.free_nodes: dict[Market, dict[str, SimNode]] = {market: {} for market in Market}  # with idle slots
+        self.ondemand = OnDemandRule(all_levels=self.config.ondemand_all_levels)
+        self.below_top_on_od: set[int] = set()  # jobs below the top running on on-demand slots
         self.queue = SimQueue(LEVELS)
         # per level, lazy min-heaps of (latest start: deadline - work, job) of jobs with a deadline
         self.latest_starts: list[list[tuple[float, int]]] = [[] for _ in range(LEVELS)]
@@ -100,6 +110,8 @@ class Simulation:
         self.types = {t.name: t for t in trace.market.node_types}
         self.price = {t.name: t.ondemand_price for t in trace.market.node_types}
         self.available = {t.name: True for t in trace.market.node_types}
+        self.lost_capacity_at: dict[str, float] = {}  # per type: when it last went from capacity to none
+        self.full_reclaim_at: dict[str, float] = {}  # per type: when a reclaim last took all its nodes
         self.nodes: dict[str, SimNode] = {}
         self.billing = Billing(hourly=self.config.billing == "hour")
         self.memory = _Memory()
@@ -111,6 +123,7 @@ class Simulation:
         self._measuring = False  # from t = 0 on; the prelude only warms the fleet up
         self._wave_work = 0.0  # work of the jobs that arrived at the top of the current hour
         self._wave_hour = -1
+        self._wave_level = 1
 
     # -- the loop -------------------------------------------------------------------------------------
 
@@ -160,42 +173,57 @@ class Simulation:
         """The level the job waits at: its own, or the top when its deadline slack (time left once it has
         run) is below its run time, as the scheduler's deadline promotion (policy rule 5) moves it (at
         once here; production's maintain() does it within a round)."""
-        deadline, work = self.deadline[job], self.work[job]
+        deadline, work = self.deadline[job], self.left[job]
         if not math.isnan(deadline) and deadline - self.now - work < work <= self.config.promote_max_run_s:
             return 0
         return self.level[job]
 
     def _arrive(self, job: int) -> None:
         level = self._serve_level(job)
-        self.queue.push(job, level, self.tenant[job], self.work[job])
+        self.queue.push(job, level, self.tenant[job], self.left[job])
         deadline = self.deadline[job]
         if not math.isnan(deadline):
             heapq.heappush(self.latest_starts[level], (deadline - self.work[job], job))
         self._arrived_work[level] += self.work[job]
         heapq.heappush(self.waiting[level], (self.arrived[job], job))
-        self._note_wave(job)
-        markets = (Market.ON_DEMAND, Market.SPOT) if level == 0 or self.config.ondemand_all_levels else (Market.SPOT,)
+        self._note_wave(job, level)
+        markets = (Market.ON_DEMAND, Market.SPOT) if self.ondemand.allows(level) else (Market.SPOT,)
         for market in markets:
-            free = self.free_nodes[market]
-            if free:
-                self._fill(next(iter(free.values())))
-                return
+            for node in list(self.free_nodes[market].values()):
+                self._fill(node)
+                if job in node.jobs:
+                    return
+                if self.queue.count[level] == 0:
+                    return  # taken by an earlier node
 
     def _fill(self, node: SimNode) -> None:
-        top = LEVELS - 1 if node.market is Market.SPOT or self.config.ondemand_all_levels else 0
         while node.free and node.state == "running":
-            job = self.queue.pop(top, self.work)
-            if job is None:
+            popped = self._next_job(node)
+            if popped is None:
                 break
+            job, level = popped
             node.free -= 1
             node.jobs.add(job)
+            if node.market is Market.ON_DEMAND and level > 0:
+                self.below_top_on_od.add(job)
+                self.ondemand.below_top += 1
             if math.isnan(self.times.started[job]):  # its first start
                 self.times.started[job] = self.now
             self.run_started[job] = self.now
-            end = self.now + self.work[job]
+            end = self.now + self.left[job]
             node.busy_until = max(node.busy_until, end)
             self._push(end, DONE, (job, node.node_id, self.run_id[job]))
         self._note_free(node)
+
+    def _next_job(self, node: SimNode) -> tuple[int, int] | None:
+        """The next job this node's slot serves: any level on spot; on on-demand, the top level first, then
+        the levels the placement rule allows, beyond the top level's reserve."""
+        if node.market is Market.SPOT:
+            return self.queue.pop(LEVELS - 1, self.left)
+        popped = self.queue.pop(0, self.left)
+        if popped is None and self.ondemand.room_below_top() > 0:
+            popped = self.queue.pop_from(self.ondemand.below_top_order(LEVELS), self.left)
+        return popped
 
     def _note_free(self, node: SimNode) -> None:
         if node.free > 0 and node.state == "running":
@@ -211,9 +239,12 @@ class Simulation:
                 return  # its node was reclaimed: the job went back to the queue
             node.jobs.discard(job)
             node.free += 1
+            if job in self.below_top_on_od:
+                self.below_top_on_od.discard(job)
+                self.ondemand.below_top -= 1
             self.times.finished[job] = self.now
             if node.busy_until <= self.now:  # it was the last to end: the next last is another's
-                node.busy_until = max((self.run_started[j] + self.work[j] for j in node.jobs), default=self.now)
+                node.busy_until = max((self.run_started[j] + self.left[j] for j in node.jobs), default=self.now)
             if node.state == "draining" and not node.jobs:
                 self._terminate(node)
             else:
@@ -223,6 +254,8 @@ class Simulation:
             if node is not None and node.state == "launching":
                 node.state = "running"
                 node.free = node.node_type.slots
+                if node.market is Market.ON_DEMAND:
+                    self.ondemand.capacity += node.free
                 self._fill(node)
         else:
             self._market(*cast(tuple[int, float, int, float], payload))
@@ -231,18 +264,33 @@ class Simulation:
         node_type = self.trace.market.node_types[type_index]
         if not math.isnan(price):
             self.price[node_type.name] = price
+        name = node_type.name
+        if available == 0 and self.available[name]:
+            self.lost_capacity_at[name] = self.now
         if available >= 0:
-            self.available[node_type.name] = bool(available)
+            self.available[name] = bool(available)
+        if reclaim >= 1:
+            self.full_reclaim_at[name] = self.now
+        if self.lost_capacity_at.get(name) == self.full_reclaim_at.get(name) == self.now:
+            # the zone went out and took every node: launches in flight fail with it (in whichever order
+            # the rows of that moment came)
+            for node in [n for n in self.nodes.values() if n.node_type.name == name and n.state == "launching"]:
+                self._terminate(node)
         if reclaim > 0:
-            victims = [n for n in self.nodes.values() if n.node_type.name == node_type.name and n.state != "launching"]
+            mine = [n for n in self.nodes.values() if n.node_type.name == name]
+            victims = [n for n in mine if n.state != "launching"]
             for node in self.rng.sample(victims, math.ceil(reclaim * len(victims)) if victims else 0):
                 self._reclaim(node)
 
     def _reclaim(self, node: SimNode) -> None:
         for job in node.jobs:
-            self.result.work_lost_s += self.now - self.run_started[job]
+            done = self.now - self.run_started[job]
+            every = self.checkpoint[job]
+            saved = min(self.left[job], math.floor(done / every) * every) if math.isfinite(every) else 0.0
+            self.result.work_lost_s += done - saved
+            self.left[job] -= saved
             self.run_id[job] += 1
-            self.queue.push(job, self._serve_level(job), self.tenant[job], self.work[job], front=True)
+            self.queue.push(job, self._serve_level(job), self.tenant[job], self.left[job], front=True)
             self.result.jobs_preempted += 1
             self.preempted[job] = True
         node.jobs.clear()
@@ -254,19 +302,22 @@ class Simulation:
                 self._fill(other)
 
     def _terminate(self, node: SimNode) -> None:
+        if node.market is Market.ON_DEMAND and node.state == "running":
+            self.ondemand.capacity -= node.node_type.slots
         self.billing.accrue(node, self.now, self.price[node.node_type.name])
         del self.nodes[node.node_id]
         self.free_nodes[node.market].pop(node.node_id, None)
         self.result.terminations += 1
 
-    def _note_wave(self, job: int) -> None:
+    def _note_wave(self, job: int, level: int) -> None:
         """Cron ticks submit at the top of the hour: the work of the jobs that arrive exactly then is
         what the next hour's tick will bring (production reads it off the cron schedules)."""
         hour, second = divmod(self.arrived[job] + self.trace.start_epoch_s, 3600)
         if second < CRON_TICK_S:
             if hour != self._wave_hour:
-                self._wave_hour, self._wave_work = int(hour), 0.0
+                self._wave_hour, self._wave_work, self._wave_level = int(hour), 0.0, level
             self._wave_work += self.work[job]
+            self._wave_level = min(self._wave_level, level)
 
     # -- the policy -----------------------------------------------------------------------------------
 
@@ -302,6 +353,7 @@ class Simulation:
     def _snapshot(self) -> Snapshot:
         streams = self.stream.rates()
         known = streams or {}
+        spreads = self.stream.spreads() or {}
         levels = [level for level in range(LEVELS) if self.queue.count[level] or known.get(level, 0.0) > 0]
         busy = dict.fromkeys(Market, 0)
         for node in self.nodes.values():
@@ -312,9 +364,14 @@ class Simulation:
             inputs_at_s=at,
             node_types=tuple(self.types.values()),
             nodes=tuple(node.view(self._work_left(node)) for node in self.nodes.values()),
-            demand=tuple(self._demand(level, None if streams is None else known.get(level, 0.0)) for level in levels),
+            demand=tuple(
+                self._demand(level, None if streams is None else known.get(level, 0.0), spreads.get(level))
+                for level in levels
+            ),
             busy_slots=busy,
+            ondemand_busy_below_top=self.ondemand.below_top,
             scheduled_work_s=self._wave_work,
+            scheduled_level=self._wave_level,
             spot_prices={n: p for n, p in self.price.items() if self.types[n].market is Market.SPOT},
             errors=tuple(self.memory.errors),
             preemptions=Counter(name for _, name in self.memory.reclaimed),
@@ -326,7 +383,7 @@ class Simulation:
         fleets do not report it yet, and there decide drains the nodes with the fewest running jobs."""
         return max(0.0, node.busy_until - self.now) if node.jobs else 0.0
 
-    def _demand(self, level: int, stream: float | None) -> Demand:
+    def _demand(self, level: int, stream: float | None, spread: float | None) -> Demand:
         heap = self.latest_starts[level]
         while heap and not math.isnan(self.times.started[heap[0][1]]):
             heapq.heappop(heap)  # started: no longer waiting
@@ -336,7 +393,19 @@ class Simulation:
             heapq.heappop(waiting)
         oldest = self.now - waiting[0][0] if waiting else 0.0
         count, work = self.queue.count[level], self.queue.work_s[level]
-        return Demand(level, f"level-{level}", count, work, slack, oldest_wait_s=oldest, arrival_work_s=stream)
+        run, lost = self.level_shape[level]
+        return Demand(
+            level,
+            f"level-{level}",
+            count,
+            work,
+            slack,
+            oldest_wait_s=oldest,
+            arrival_work_s=stream,
+            arrival_spread=spread,
+            run_s=work / count if count else run,
+            lost_run_s=lost,
+        )
 
     def _apply(self, decision: Decision) -> None:
         at = self.now + self.trace.start_epoch_s
@@ -360,10 +429,15 @@ class Simulation:
             if node.state == "launching" or not node.jobs:
                 self._terminate(node)
             else:
+                if node.market is Market.ON_DEMAND:
+                    self.ondemand.capacity -= node.node_type.slots
                 node.state = "draining"
                 node.free = 0
                 self._note_free(node)
         self.memory.actions.extend(Action(at, "drain", name, count) for name, count in drained.items())
+        if self.ondemand.follow(decision):
+            for node in list(self.free_nodes[Market.ON_DEMAND].values()):
+                self._fill(node)
 
     def _launch(self, node_type: NodeType) -> None:
         self._node_seq += 1
@@ -380,6 +454,25 @@ class Simulation:
         first = self.prelude.jobs  # the prelude's jobs are not the trace's
         times = JobTimes(self.times.started[first:], self.times.finished[first:], self.preempted[first:])
         self.result.summarise(
-            times, self.level[first:], self.arrived[first:], self.deadline[first:], self.config.target_wait_s
+            times,
+            self.level[first:],
+            self.arrived[first:],
+            self.deadline[first:],
+            self.config.target_wait_s,
+            work=self.work[first:],
+            shortest_start_s=min(self.config.startup_lag_s),
         )
         return self.result
+
+
+def _level_shapes(levels: list[int], work: list[float], checkpoint: list[float]) -> list[tuple[float, float]]:
+    """Per level: the mean run of its jobs, and the mean work a reclaim costs one (since its last checkpoint,
+    at most the run), over the whole trace: what its job types declare, as the autoscaler reads them."""
+    run = [0.0] * LEVELS
+    lost = [0.0] * LEVELS
+    count = [0] * LEVELS
+    for level, w, every in zip(levels, work, checkpoint, strict=True):
+        run[level] += w
+        lost[level] += min(w, every)
+        count[level] += 1
+    return [(run[k] / count[k], lost[k] / count[k]) if count[k] else (1.0, 1.0) for k in range(LEVELS)]

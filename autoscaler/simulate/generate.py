@@ -16,134 +16,46 @@ second). It starts on a Monday 00:00 UTC and holds:
   loses capacity at once) and shorter outages of single types; reclaim waves at a low rate, more often while
   a type has no capacity, and often when its zone goes out.
 
-Every rate and fraction is a field of `WeekShape`, with the defaults documented there.
+Every rate and fraction is a field of `WeekShape` (week_shape.py, re-exported here), with the defaults
+documented there.
+
+The harsh market (`shape=HARSH_MARKET`, or `MARKET_SHAPES["harsh"]`) is the same arrivals over the market of a
+scarce instance type: zones up 60, 40 and 20% of the week; three region-wide outages a week of 1-8 h each
+(seeded, apart from each other) in which every zone is down at once, and outside them some spot type always has
+capacity (the most available zone is drawn last and goes out only where another zone is up), so those are the
+only spells with nothing to launch; and a zone that goes out takes every spot node in it (a reclaim of 1.0 of
+each of its types at that step). Type outages and prices are the default's. The region-wide outages draw from a
+random stream of their own, which a week without them never touches: the default week is what it always was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from autoscaler.fleet import NodeType
 from autoscaler.simulate.model import Arrivals, Market, Trace
+from autoscaler.simulate.week_shape import (
+    DEFAULT_DAILY_PROFILE,
+    DEFAULT_LEVEL_SHAPES,
+    DEFAULT_WEEKLY_PROFILE,
+    HARSH_MARKET,
+    HOUR_S,
+    MARKET_SHAPES,
+    WEEK_S,
+    LevelShape,
+    WeekShape,
+)
 from dispatcher.markets import Market as MarketKind
 
-WEEK_S = 7 * 86400
-HOUR_S = 3600
 MONDAY_2026_11_16 = 1_794_787_200.0  # 2026-11-16T00:00:00Z, a Monday
 _FIRST_MONDAY = 4 * 86400  # the Unix epoch was a Thursday
 
 F64 = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]  # per step of the market's grid
 Rng = np.random.Generator
-
-
-@dataclass(frozen=True)
-class LevelShape:
-    """The jobs of one level: their share of the week, their work (lognormal, clipped) and deadline."""
-
-    fraction: float  # of all jobs in the week (the hourly wave counts as its level, bursts as background)
-    job_type: str
-    work_median_s: float
-    work_sigma: float  # sigma of log(work_s)
-    work_min_s: float
-    work_max_s: float
-    deadline_s: float | None  # after arrival; None: no deadline
-    deadline_share: float = 1.0  # the fraction of its jobs that have that deadline; the others have none
-
-
-DEFAULT_LEVEL_SHAPES = (
-    LevelShape(0.05, "new-signup-graph", 20.0, 0.6, 5.0, 60.0, 60.0),  # urgent: new sign-ups, 5-60 s
-    LevelShape(0.25, "daily-refresh", 45.0, 0.9, 1.0, 600.0, 900.0),  # daily: deadline 15 min
-    LevelShape(0.30, "weekly-refresh", 90.0, 1.1, 1.0, 1800.0, 3600.0),  # weekly: deadline 1 h
-    LevelShape(0.40, "recheck-links", 240.0, 1.3, 1.0, 4 * 3600.0, 6 * 3600.0, 0.5),  # background: half 6 h
-)
-# (hour of the day, relative rate), linear in between: quietest at 03:00, busiest at 20:00.
-DEFAULT_DAILY_PROFILE = (
-    (0.0, 0.55),
-    (3.0, 0.2),
-    (6.0, 0.3),
-    (9.0, 0.7),
-    (12.0, 0.85),
-    (15.0, 0.85),
-    (18.0, 1.1),
-    (20.0, 1.4),
-    (22.0, 1.1),
-    (24.0, 0.55),
-)
-# (hour of the week from Monday 00:00, factor), linear in between: lowest Wednesday 03:00, highest Sunday 20:00.
-DEFAULT_WEEKLY_PROFILE = (
-    (0.0, 1.1),  # Monday 00:00
-    (12.0, 1.0),
-    (36.0, 0.95),
-    (51.0, 0.6),  # Wednesday 03:00
-    (66.0, 0.9),
-    (84.0, 0.95),
-    (108.0, 1.0),
-    (132.0, 1.05),
-    (164.0, 1.5),  # Sunday 20:00
-    (168.0, 1.1),
-)
-
-
-@dataclass(frozen=True)
-class WeekShape:
-    """What the synthetic week looks like. The defaults are the documented default week."""
-
-    # --- arrivals
-    levels: tuple[LevelShape, ...] = DEFAULT_LEVEL_SHAPES  # urgent, daily, weekly, background
-    daily_profile: tuple[tuple[float, float], ...] = DEFAULT_DAILY_PROFILE
-    weekly_profile: tuple[tuple[float, float], ...] = DEFAULT_WEEKLY_PROFILE
-    hourly_noise: float = 0.05  # sigma of a lognormal factor on each hour's rate
-    tenants: int = 2000  # besides the wave's tenant
-    tenant_exponent: float = 1.1  # Zipf: tenant k (1-based) submits in proportion to k**-exponent
-    # --- bursts: one tenant queues this many background jobs at one instant, this many times a week
-    bursts: int = 3
-    burst_jobs: int = 10_000
-    # --- the hourly hot-topic wave: at minute 0 of every hour, one job per WOEID
-    wave_jobs: int = 170
-    wave_level: int = 1  # daily
-    wave_deadline_s: float = 300.0
-    wave_work_s: tuple[float, float] = (20.0, 60.0)  # uniform
-    wave_type: str = "trend-videos"
-    wave_tenant: str = "cron"
-    # --- the spot market (spot node types only; on-demand ones are fixed)
-    step_s: float = 300.0  # the market's time grid
-    spot_price_ratio: float = 1 / 3  # typical spot price ÷ on-demand price
-    price_spread: float = 0.1  # each type's typical price is the ratio × uniform(1 ± this)
-    price_every_s: float = 3600.0  # the walk moves this often
-    price_walk_sigma: float = 0.04  # per move, of log(price)
-    price_reversion: float = 0.1  # per move, the share of the gap to the typical price closed
-    price_decimals: int = 4  # prices are rounded to $0.0001/hour
-    spikes_per_type: float = 2.0  # per week (Poisson)
-    spike_factor: tuple[float, float] = (1.5, 4.0)  # uniform; above ~3, a spike passes on-demand
-    spike_s: tuple[float, float] = (900.0, 7200.0)  # uniform duration
-    zone_availability: tuple[float, ...] = (0.85, 0.5, 0.2)  # share of the week with capacity, zones in name order
-    zone_outages: int = 7  # per zone per week
-    type_availability: float = 0.92  # share of its zone's week a single type has capacity (outages of its own)
-    type_outages: int = 4  # per type per week
-    reclaim_waves_per_day: float = 0.25  # per spot type while it has capacity
-    reclaim_boost: float = 8.0  # the rate is this many times higher while it has none
-    reclaim_fraction: tuple[float, float] = (0.05, 0.2)  # uniform share of its running nodes
-    outage_reclaim: float = 0.5  # the chance a type's nodes are reclaimed when its zone goes out
-    outage_reclaim_fraction: tuple[float, float] = (0.1, 0.5)
-
-    def __post_init__(self) -> None:
-        total = sum(level.fraction for level in self.levels)
-        if abs(total - 1) > 1e-6:
-            raise ValueError(f"levels: the fractions must add up to 1, got {total}")
-        if not 0 <= self.wave_level < len(self.levels):
-            raise ValueError(f"wave_level must be a level index 0..{len(self.levels) - 1}")
-        if not self.zone_availability or not all(0 <= a <= 1 for a in self.zone_availability):
-            raise ValueError("zone_availability: one share 0..1 per zone")
-        if self.tenants < 1 or self.bursts < 0 or self.burst_jobs < 0 or self.wave_jobs < 0:
-            raise ValueError("tenants must be >= 1; bursts, burst_jobs and wave_jobs >= 0")
-
-    def fixed_jobs(self) -> int:
-        """Jobs of the week that are not drawn from the seasonal rate: the hourly waves and the bursts."""
-        return WEEK_S // HOUR_S * self.wave_jobs + self.bursts * self.burst_jobs
 
 
 def default_node_types() -> tuple[NodeType, ...]:
@@ -163,7 +75,9 @@ def default_node_types() -> tuple[NodeType, ...]:
         for zone in "abc"
         for short, instance, slots, price in families
     )
-    ondemand = NodeType("od-m5xl-a", MarketKind.ON_DEMAND, "m5.xlarge", "us-east-1a", 4, 0.192, "nt-od-m5xl-a")
+    ondemand = NodeType(
+        "od-m5xl-a", MarketKind.ON_DEMAND, "m5.xlarge", "us-east-1a", 4, 0.192, "nt-od-m5xl-a", max_nodes=1000
+    )
     return (*spot, ondemand)
 
 
@@ -185,12 +99,20 @@ def generate_week(
             "(or make WeekShape.wave_jobs, bursts or burst_jobs smaller)"
         )
     types = tuple(node_types) if node_types is not None else default_node_types()
-    arrivals_rng, burst_rng, wave_rng, market_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
+    # The region-wide outages draw from a stream of their own, so they are the same whatever the node types.
+    arrivals_rng, burst_rng, wave_rng, market_rng, region_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)
     )
     arrivals = _arrivals(arrivals_rng, burst_rng, wave_rng, jobs, shape)
-    market = _market(market_rng, types, shape)
-    return Trace(arrivals=arrivals, market=market, duration_s=float(WEEK_S), start_epoch_s=float(start_epoch_s))
+    market = _market(market_rng, _region_down(region_rng, shape), types, shape)
+    checkpoints = {level.job_type: level.checkpoint_s for level in shape.levels if level.checkpoint_s is not None}
+    return Trace(
+        arrivals=arrivals,
+        market=market,
+        duration_s=float(WEEK_S),
+        start_epoch_s=float(start_epoch_s),
+        checkpoint_s=checkpoints,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- arrivals
@@ -313,24 +235,20 @@ def _deadlines(rng: Rng, at_s: F64, level: npt.NDArray[np.int8], levels: tuple[L
 # ---------------------------------------------------------------------------------------------------- market
 
 
-def _market(rng: Rng, node_types: tuple[NodeType, ...], shape: WeekShape) -> Market:
+def _market(rng: Rng, region: Mask, node_types: tuple[NodeType, ...], shape: WeekShape) -> Market:
     spot = [i for i, t in enumerate(node_types) if t.market is MarketKind.SPOT]
-    steps = int(np.ceil(WEEK_S / shape.step_s))
-    zones = sorted({node_types[i].zone for i in spot})
+    steps = len(region)
+    zone_up = _zones_up(rng, region, sorted({node_types[i].zone for i in spot}), shape)
 
-    # Capacity: a zone is up for its share of the week; a type is up when its zone is and it is.
-    zone_up = {
-        zone: _up(rng, steps, shape.zone_availability[z % len(shape.zone_availability)], shape.zone_outages)
-        for z, zone in enumerate(zones)
-    }
-    up = (
-        np.stack(
-            [zone_up[node_types[i].zone] & _up(rng, steps, shape.type_availability, shape.type_outages) for i in spot],
-            axis=1,
-        )
-        if spot
-        else np.ones((steps, 0), np.bool_)
-    )
+    # A type is up when its zone is and it is (outages of its own).
+    type_down = _down_steps(shape.type_availability, steps)
+    in_zone = np.stack([zone_up[node_types[i].zone] for i in spot], axis=1) if spot else np.ones((steps, 0), np.bool_)
+    up = in_zone.copy()
+    for k in range(len(spot)):
+        up[:, k] &= _up(rng, steps, type_down, shape.type_outages)
+    if shape.zone_cover:  # the rare steps where each zone up has lost all its types: those types come back
+        stranded = ~region & ~up.any(axis=1)
+        up[stranded] = in_zone[stranded]
 
     price = _prices(rng, steps, [node_types[i] for i in spot], shape)
 
@@ -361,24 +279,67 @@ def _market(rng: Rng, node_types: tuple[NodeType, ...], shape: WeekShape) -> Mar
     )
 
 
-def _up(rng: Rng, steps: int, share: float, outages: int) -> npt.NDArray[np.bool_]:
-    """Up for `share` of the steps (to the step), down in `outages` spells of random length at random places."""
-    down = int(np.ceil((1 - share) * steps - 1e-9))  # up for at most `share`
-    outages = min(outages, down, steps - down + 1)
-    up = np.ones(steps, np.bool_)
+def _region_down(rng: Rng, shape: WeekShape) -> Mask:
+    """Per step, whether the region is down (every zone at once): `region_outages` spells apart from each other."""
+    steps = int(np.ceil(WEEK_S / shape.step_s))
+    if shape.region_outages == 0:
+        return np.zeros(steps, np.bool_)  # no draw: a week without them is the week it always was
+    seconds = rng.uniform(*shape.region_outage_s, shape.region_outages)
+    return _spells(rng, steps, np.maximum(np.round(seconds / shape.step_s), 1).astype(np.int64))
+
+
+def _zones_up(rng: Rng, region: Mask, zones: Sequence[str], shape: WeekShape) -> dict[str, Mask]:
+    """Per zone, whether it has capacity at each step: down in every region-wide outage, and in outages of its own
+    for the rest of its share of the week.
+
+    With `zone_cover` the zones are drawn from the least available to the most, and the last one goes down only
+    where another is up (it is up more than its share if that leaves it too few steps): so the region-wide
+    outages are the only spells with every zone down at once. The most available zone goes last because it
+    needs the fewest steps of its own down."""
+    steps = len(region)
+    shares = [shape.zone_availability[z % len(shape.zone_availability)] for z in range(len(zones))]
+    order = sorted(range(len(zones)), key=shares.__getitem__) if shape.zone_cover else range(len(zones))
+    all_down = np.ones(steps, np.bool_)  # where every zone drawn so far is down
+    up: dict[str, Mask] = {}
+    for k, z in enumerate(order):
+        free = ~region & ~all_down if shape.zone_cover and k == len(zones) - 1 else ~region
+        slots = np.flatnonzero(free)  # the steps where its own outages may fall, end to end
+        own = min(max(_down_steps(shares[z], steps) - int(region.sum()), 0), len(slots))
+        zone_up = ~region
+        zone_up[slots] = _up(rng, len(slots), own, shape.zone_outages)
+        all_down &= ~zone_up
+        up[zones[z]] = zone_up
+    return up
+
+
+def _down_steps(share: float, steps: int) -> int:
+    """The steps out of `steps` to be down for, so as to be up for at most `share` of them."""
+    return int(np.ceil((1 - share) * steps - 1e-9))
+
+
+def _up(rng: Rng, steps: int, down: int, outages: int) -> Mask:
+    """Down for `down` of the steps, in `outages` spells of random length at random places; up the rest."""
+    outages = min(max(outages, 1), down, steps - down + 1)
     if down == 0:
-        return up
+        return np.ones(steps, np.bool_)
     lengths = np.diff(
         np.concatenate([[0], np.sort(rng.choice(np.arange(1, down), outages - 1, replace=False)), [down]])
     )
-    # Up spells: one between outages at least, the rest spread anywhere (before, between, after).
-    spare = steps - down - (outages - 1)
-    cuts = np.sort(rng.integers(0, spare + 1, outages))
-    gaps = np.diff(np.concatenate([[0], cuts])) + (np.arange(outages) > 0)
+    return ~_spells(rng, steps, lengths)
+
+
+def _spells(rng: Rng, steps: int, lengths: npt.NDArray[np.int64]) -> Mask:
+    """True in spells of `lengths` (in that order) at random places, with at least one step between two."""
+    count = len(lengths)
+    # Gaps: one between spells at least, the rest spread anywhere (before, between, after).
+    spare = steps - int(lengths.sum()) - (count - 1)
+    cuts = np.sort(rng.integers(0, spare + 1, count))
+    gaps = np.diff(np.concatenate([[0], cuts])) + (np.arange(count) > 0)
     start = np.cumsum(gaps) + np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    inside = np.zeros(steps, np.bool_)
     for begin, length in zip(start, lengths, strict=True):
-        up[begin : begin + length] = False
-    return up
+        inside[begin : begin + length] = True
+    return inside
 
 
 def _prices(rng: Rng, steps: int, spot: Sequence[NodeType], shape: WeekShape) -> F64:
@@ -408,7 +369,11 @@ __all__ = [
     "DEFAULT_DAILY_PROFILE",
     "DEFAULT_LEVEL_SHAPES",
     "DEFAULT_WEEKLY_PROFILE",
+    "HARSH_MARKET",
+    "HOUR_S",
+    "MARKET_SHAPES",
     "MONDAY_2026_11_16",
+    "WEEK_S",
     "LevelShape",
     "WeekShape",
     "default_node_types",

@@ -19,7 +19,8 @@ Market, one row per change, sorted by time: from `at_s` on, node type `node_type
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -65,3 +66,6 @@ class Trace:
     market: Market
     duration_s: float
     start_epoch_s: float = 0.0  # the calendar time of t = 0 (a Monday 00:00 UTC in the generated week)
+    # per job type name: seconds of work between two checkpoints of its runs (a reclaim loses at most that
+    # much); a type not named here does not checkpoint, and a reclaim loses the whole run
+    checkpoint_s: Mapping[str, float] = field(default_factory=dict)

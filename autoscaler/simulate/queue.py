@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 
 
 class SimQueue:
@@ -28,9 +29,13 @@ class SimQueue:
         self.count[level] += 1
         self.work_s[level] += work_s
 
-    def pop(self, max_level: int, work: list[float]) -> int | None:
-        """The next job of the highest non-empty level up to max_level (inclusive), or None."""
-        for level in range(max_level + 1):
+    def pop(self, max_level: int, work: list[float]) -> tuple[int, int] | None:
+        """The next job of the highest non-empty level up to max_level (inclusive), with its level; or None."""
+        return self.pop_from(range(max_level + 1), work)
+
+    def pop_from(self, levels: Iterable[int], work: list[float]) -> tuple[int, int] | None:
+        """The next job of the first non-empty level of `levels` (tried in that order), with its level."""
+        for level in levels:
             turns = self._turns[level]
             if not turns:
                 continue
@@ -43,7 +48,7 @@ class SimQueue:
                 del self._jobs[level][tenant]
             self.count[level] -= 1
             self.work_s[level] = max(0.0, self.work_s[level] - work[job])
-            return job
+            return job, level
         return None
 
     def empty(self, max_level: int | None = None) -> bool:

@@ -43,6 +43,9 @@ class LevelSummary:
     deadlines: int  # jobs with a deadline
     deadline_missed: int  # finished after it, or never
     missed_after_reclaim: int  # of those, jobs that lost a run to a reclaimed spot node
+    # of those, jobs no policy could have been sure to meet: the deadline is sooner than the work plus the
+    # shortest start-up lag after arrival, so only a slot idle and waiting for it could have made it
+    missed_impossible: int
     wait_p50_s: float
     wait_p99_s: float
     unfinished: int
@@ -138,12 +141,17 @@ class SimResult:
         arrived: Sequence[float],
         deadlines: Sequence[float],
         target_wait_s: Sequence[float],
+        work: Sequence[float] | None = None,
+        shortest_start_s: float = 0.0,
     ) -> None:
         started = np.array(times.started)
         finished = np.array(times.finished)
         level = np.array(levels)
         arrival = np.array(arrived)
         deadline = np.array(deadlines)
+        needs = np.zeros(len(arrival)) if work is None else np.array(work)
+        with np.errstate(invalid="ignore"):
+            impossible = deadline - arrival < needs + shortest_start_s
         wait = started - arrival
         reclaimed = np.array(times.preempted if times.preempted is not None else [False] * len(level), dtype=bool)
         self.levels = []
@@ -164,6 +172,7 @@ class SimResult:
                     deadlines=int(has_deadline.sum()),
                     deadline_missed=int(missed.sum()),
                     missed_after_reclaim=int((missed & reclaimed).sum()),
+                    missed_impossible=int((missed & impossible).sum()),
                     wait_p50_s=float(np.percentile(waits[done], 50)) if done.any() else math.nan,
                     wait_p99_s=float(np.percentile(waits[done], 99)) if done.any() else math.nan,
                     unfinished=int(np.count_nonzero(mine & np.isnan(finished))),

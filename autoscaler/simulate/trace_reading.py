@@ -27,6 +27,7 @@ from autoscaler.simulate.trace_columns import (
 )
 from autoscaler.simulate.trace_format import ARRIVAL_COLUMNS, LEVEL_NAMES, MARKET_COLUMNS, PathLike, TraceError
 from autoscaler.simulate.trace_source import TraceSource
+from autoscaler.simulate.trace_window import window
 from dispatcher.markets import Market as MarketKind
 
 __all__ = [
@@ -155,14 +156,25 @@ def read_trace(
     *,
     start_epoch_s: float = 0.0,
     levels: Sequence[str] = LEVEL_NAMES,
+    start_s: float | None = None,
 ) -> Trace:
     """A trace from an arrivals file and a market file (None: no market rows, so spot is always available
     at its on-demand price). `node_types` is the simulated fleet's types or a file to read them from.
     `duration_s` defaults to the last arrival or market change plus `MARGIN_S`; `start_epoch_s` is the
-    calendar time (Unix seconds, UTC) of t = 0."""
+    calendar time (Unix seconds, UTC) of the files' t = 0.
+
+    With `start_s`, the trace is the files' `window(trace, start_s, duration_s)`: the span from `start_s` for
+    `duration_s` (None: to the last event plus `MARGIN_S`), shifted to start at 0, with every node type's market
+    state as of `start_s` and `start_epoch_s` moved by `start_s`."""
     types = read_node_types(node_types) if isinstance(node_types, str | os.PathLike) else tuple(node_types)
     arrivals = read_arrivals(arrivals_path, levels)
     market = read_market(market_path, types) if market_path is not None else _empty_market(types)
+    if start_s is not None:
+        return window(_trace(arrivals, market, None, start_epoch_s), start_s, duration_s)
+    return _trace(arrivals, market, duration_s, start_epoch_s)
+
+
+def _trace(arrivals: Arrivals, market: Market, duration_s: float | None, start_epoch_s: float) -> Trace:
     if duration_s is None:
         last = max(arrivals.at_s[-1] if len(arrivals) else 0.0, market.at_s[-1] if len(market) else 0.0)
         duration_s = float(last) + MARGIN_S

@@ -13,14 +13,16 @@ come from the caller or from a small JSON or TOML file (`read_node_types`).
 
 This module is the public entry point and holds no code of its own; it re-exports from:
 `trace_format` (columns, file types, `TraceError`), `trace_source` (one file being read, and errors by line),
-`trace_columns` (a table's columns as checked arrays), `trace_reading` (the readers) and `trace_writing`
-(the writers).
+`trace_columns` (a table's columns as checked arrays), `trace_reading` (the readers), `trace_writing`
+(the writers) and `trace_window` (`window`, a span of a trace as a trace of its own, which `read_trace` applies
+when given `start_s`).
 """
 
 from __future__ import annotations
 
 from autoscaler.simulate.trace_format import ARRIVAL_COLUMNS, LEVEL_NAMES, MARKET_COLUMNS, TraceError
 from autoscaler.simulate.trace_reading import MARGIN_S, read_arrivals, read_market, read_node_types, read_trace
+from autoscaler.simulate.trace_window import window
 from autoscaler.simulate.trace_writing import write_arrivals, write_market, write_node_types, write_trace
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "read_market",
     "read_node_types",
     "read_trace",
+    "window",
     "write_arrivals",
     "write_market",
     "write_node_types",

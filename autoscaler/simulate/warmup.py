@@ -28,6 +28,7 @@ class Prelude:
 
     at_s: list[float]
     level: list[int]
+    job_type: list[int]
     tenant: list[int]
     work_s: list[float]
     deadline_s: list[float]
@@ -50,6 +51,7 @@ def prelude(trace: Trace, warmup_s: float) -> Prelude:
     return Prelude(
         at_s=(arrivals.at_s[tail] - shift).tolist(),
         level=arrivals.level[tail].tolist(),
+        job_type=arrivals.job_type[tail].tolist(),
         tenant=arrivals.tenant[tail].tolist(),
         work_s=arrivals.work_s[tail].tolist(),
         deadline_s=(arrivals.deadline_s[tail] - shift).tolist(),

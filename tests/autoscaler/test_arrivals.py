@@ -1,4 +1,4 @@
-"""The arrival stream: a median of rounds that a burst does not move and a lasting rise does; and a real
+"""The arrival stream: a mean of rounds cut to size, which a burst moves little and a lasting rise moves; and a real
 queue's arrivals, read from leases and pending counts, through the autoscaler's loop on SQLite."""
 
 from __future__ import annotations
@@ -19,21 +19,42 @@ from tests.autoscaler.fake_fleet import FakeFleet
 from tests.autoscaler.snapshots import PRICES, TYPES
 
 
-def test_a_burst_in_one_round_leaves_the_stream_as_it_was() -> None:
+def test_a_burst_in_one_round_moves_the_stream_little() -> None:
     stream: ArrivalStream[str] = ArrivalStream(window=15)
     for _ in range(14):
         stream.add(60.0, {"a": 600.0})  # 10 work-s per second
     stream.add(60.0, {"a": 600.0 + 10_000 * 240.0})  # one click queues 10,000 jobs of 4 minutes
-    assert stream.rates() == {"a": pytest.approx(10.0)}
+    # the burst round is cut to the median plus 5 x half of it (no spread among the others): 35
+    assert stream.rates() == {"a": pytest.approx((14 * 10 + 35) / 15)}
 
 
-def test_a_lasting_rise_moves_the_stream_within_half_the_window() -> None:
+def test_a_lasting_rise_moves_the_stream_as_it_fills_the_window() -> None:
     stream: ArrivalStream[str] = ArrivalStream(window=15)
     for _ in range(15):
         stream.add(60.0, {"a": 600.0})
+    for _ in range(7):
+        stream.add(60.0, {"a": 1800.0})
+    assert stream.rates()["a"] == pytest.approx((8 * 10 + 7 * 30) / 15)  # not cut: less than half the window
     for _ in range(8):
         stream.add(60.0, {"a": 1800.0})
     assert stream.rates()["a"] == pytest.approx(30.0)
+
+
+def test_a_skewed_stream_is_read_at_its_mean_not_its_median() -> None:
+    # most rounds bring 10 work-s per second, one in five brings 30 (a long job): the work arriving is 14
+    stream: ArrivalStream[str] = ArrivalStream(window=15)
+    for round_ in range(15):
+        stream.add(60.0, {"a": 1800.0 if round_ % 5 == 0 else 600.0})
+    assert stream.rates()["a"] == pytest.approx(14.0)
+
+
+def test_the_spread_is_robust_to_a_burst() -> None:
+    stream: ArrivalStream[str] = ArrivalStream(window=15)
+    for round_ in range(14):
+        stream.add(60.0, {"a": 60.0 * (9 + round_ % 3)})  # 9, 10, 11, ...
+    stream.add(60.0, {"a": 60.0 * 10_000})
+    spread = stream.spreads()
+    assert spread is not None and spread["a"] == pytest.approx(1.4826, rel=0.01)
 
 
 def test_a_round_without_a_key_counts_as_nothing_arriving() -> None:

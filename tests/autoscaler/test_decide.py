@@ -14,7 +14,7 @@ from tests.autoscaler.snapshots import PRICES, TYPES, T, error, node, snap, work
 
 # The tables below do their arithmetic with 25% slack and spread over the two best types whatever their
 # prices; the defaults' own values are tested where they matter.
-CONFIG = AutoscalerConfig(target_slack=0.25, spread_within=1.0)
+CONFIG = AutoscalerConfig(target_slack=0.25, slack_confidence=0, spread_within=1.0, fan_out_s=21_600)
 
 
 def plan(**changes):
@@ -37,11 +37,17 @@ def test_background_work_is_sized_to_its_horizon_plus_slack_over_two_types():
     assert launches == {"spot-a": 2, "spot-b": 1} and drains == []
 
 
-def test_urgent_work_is_sized_to_the_start_up_lag_and_the_floor_takes_its_share():
-    # a 60 s SLA, but no new node helps before the 300 s start-up lag: 3000 work-s need 10 slots; the idle
-    # on-demand floor (4 slots) takes 4; 6 x 1.25 = 7.5 spot slots: one node each of the two best types
-    assert plan(demand=(work(0, 3000),))[0] == {"spot-a": 1, "spot-b": 1}
+def test_urgent_work_beyond_the_floor_goes_on_demand_when_no_spot_node_can_take_it_in_time():
+    # a 60 s SLA: no new spot node (300 s start-up) can take it, and no spot node is running: 3000 work-s
+    # over the 300 s lag need 10 slots; the idle floor (4 slots) takes 4, on-demand the other 6 (x 1.25)
+    assert plan(demand=(work(0, 3000),))[0] == {"od": 2}
     assert plan(demand=(work(0, 600),))[0] == {}  # 2 slots: the floor covers it
+
+
+def test_urgent_work_beyond_the_floor_takes_idle_running_spot_slots_first():
+    nodes = (node("od-1", "od"), node("a1"), node("a2"))  # 8 idle spot slots, up now
+    decision = decide(snap(nodes=nodes, demand=(work(0, 3000),)), CONFIG)
+    assert decision.launches == {} and decision.ondemand_levels == ()
 
 
 def test_a_deadline_closer_than_the_horizon_shortens_it():
@@ -174,7 +180,9 @@ def test_the_surplus_is_drained_only_past_the_margin():
     # margin of 60% of the need nothing goes
     nodes = (node("od-1", "od"), node("a1", jobs=2, work_left=10.0), node("a2", jobs=2, work_left=10.0))
     assert plan(nodes=nodes, busy_slots={Market.SPOT: 4})[1] == []
-    wide = AutoscalerConfig(target_slack=0.25, spread_within=1.0, drain_margin=0.6)
+    wide = AutoscalerConfig(
+        target_slack=0.25, slack_confidence=0, fan_out_s=21_600, spread_within=1.0, drain_margin=0.6
+    )
     assert decide(snap(nodes=nodes, busy_slots={Market.SPOT: 4}), wide).drains == ()
 
 
@@ -182,9 +190,9 @@ def test_new_nodes_spread_only_over_types_close_in_price():
     # spot-a 0.015 and spot-b 0.016 per slot are 6.7% apart: within 10% both take nodes, within 5% only
     # the cheaper one does
     eight_slots = (work(3, 21600 * 8 / 1.25),)
-    close = AutoscalerConfig(target_slack=0.25, spread_within=0.1)
+    close = AutoscalerConfig(target_slack=0.25, slack_confidence=0, fan_out_s=21_600, spread_within=0.1)
     assert decide(snap(demand=eight_slots), close).launches == {"spot-a": 1, "spot-b": 1}
-    apart = AutoscalerConfig(target_slack=0.25, spread_within=0.05)
+    apart = AutoscalerConfig(target_slack=0.25, slack_confidence=0, fan_out_s=21_600, spread_within=0.05)
     assert decide(snap(demand=eight_slots), apart).launches == {"spot-a": 2}
 
 

@@ -61,7 +61,8 @@ def ec2_config(moto: MotoServer, workdir: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_plan_prints_a_dry_run_then_acts_and_the_log_tells_why(cli, ec2_config: Path, moto: MotoServer) -> None:
-    # given 20,000 queued 1-second jobs (about 1 slot over the background level's 6 hours) and no nodes
+    # given 20,000 queued 1-second jobs (about 6 slots: queued work is sized to be done within the hour that
+    # autoscaler.fan_out_s gives it, though the background level's target wait is 6 hours) and no nodes
     scheduler = open_scheduler(load_settings())
     scheduler.submit_many([scheduler.prepare("sleep", {"seconds": 1}, tenant=f"t{i % 5}") for i in range(20_000)])
     scheduler.store.close()
@@ -69,11 +70,11 @@ def test_plan_prints_a_dry_run_then_acts_and_the_log_tells_why(cli, ec2_config: 
     dry = cli.ok("autoscaler", "plan").stdout
     assert "dry run" in dry and "1 x od-m5-a" in dry and "1 x spot-c5-b" in dry  # moto: every price the same
     assert moto.ec2_client().describe_instances()["Reservations"] == []
-    # when it acts, the on-demand floor and a spot node (moto prices all alike: the first by name) launch on EC2
+    # when it acts, the on-demand floor and two spot nodes (moto prices all alike: one of each type) launch on EC2
     cli.ok("autoscaler", "plan", "--act")
     launched = [i for r in moto.ec2_client().describe_instances()["Reservations"] for i in r["Instances"]]
     types = sorted((i["InstanceType"], i.get("InstanceLifecycle", "on-demand")) for i in launched)
-    assert types == [("c5.xlarge", "spot"), ("m5.xlarge", "on-demand")]
+    assert types == [("c5.xlarge", "spot"), ("m5.xlarge", "on-demand"), ("m5.xlarge", "spot")]
     # and the log says what it saw and why
     log = cli.ok("autoscaler", "log").stdout
     assert "20000" in log and "1 x spot-c5-b" in log

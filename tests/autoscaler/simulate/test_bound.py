@@ -199,14 +199,59 @@ def test_running_spot_nodes_outlive_an_outage_and_are_paid_while_held():
     assert lower_bound(trace, decompose=False).total_cost == pytest.approx(HELD)
 
 
-def test_a_full_reclaim_wave_empties_the_type_unless_nodes_may_still_be_starting():
+def test_a_full_reclaim_wave_at_a_capacity_loss_empties_the_type_even_of_nodes_still_starting():
     wave = make_trace(HELD_JOB, [(0.0, 0, 0.12, 1, 0.0), (HOUR, 0, NO, 0, 1.0)])
+    assert lower_bound(wave).total_cost == pytest.approx(ON_DEMAND)  # their launches fail with the capacity
     assert lower_bound(wave, reclaim_grace_s=0.0).total_cost == pytest.approx(ON_DEMAND)
-    assert lower_bound(wave).total_cost == pytest.approx(HELD)  # launched just before, spared by the wave
+    two_rows = make_trace(HELD_JOB, [(0.0, 0, 0.12, 1, 0.0), (HOUR, 0, NO, 0, 0.0), (HOUR, 0, NO, -1, 1.0)])
+    assert lower_bound(two_rows).total_cost == pytest.approx(ON_DEMAND)
     closed_before = make_trace(HELD_JOB, [(0.0, 0, 0.12, 1, 0.0), (3000.0, 0, NO, 0, 0.0), (HOUR, 0, NO, -1, 1.0)])
     assert lower_bound(closed_before).total_cost == pytest.approx(ON_DEMAND)
     partial = make_trace(HELD_JOB, [(0.0, 0, 0.12, 1, 0.0), (HOUR, 0, NO, 0, 0.5)])
     assert lower_bound(partial, reclaim_grace_s=0.0).total_cost == pytest.approx(HELD)  # ignored: optimistic
+
+
+def test_a_full_reclaim_wave_without_a_capacity_loss_spares_nodes_still_starting():
+    # capacity lost at 3,500 s without a wave; the wave at 3,600 s may find nodes launched just before the loss
+    late = make_trace(HELD_JOB, [(0.0, 0, 0.12, 1, 0.0), (3500.0, 0, NO, 0, 0.0), (HOUR, 0, NO, -1, 1.0)])
+    assert lower_bound(late).total_cost == pytest.approx(HELD)
+    assert lower_bound(late, reclaim_grace_s=0.0).total_cost == pytest.approx(ON_DEMAND)
+    assert lower_bound(late, reclaim_grace_s=50.0).total_cost == pytest.approx(ON_DEMAND)
+
+
+# Both spot types lose capacity at 1 h and get it back at 9 h; two jobs arrive during the outage, due inside it.
+OUTAGE_JOBS = [(2 * HOUR, 2, 1800.0, 3 * HOUR), (4 * HOUR, 3, 3600.0, 6 * HOUR)]  # 1.5 slot-hours
+OUTAGE_PRICES = [(0.0, 0, 0.12, 1, 0.0), (0.0, 1, 0.05, 1, 0.0)]  # 0.03 and 0.025 $ per slot-hour
+OUTAGE_BACK = [(9 * HOUR, 0, NO, 1, 0.0), (9 * HOUR, 1, NO, 1, 0.0)]
+
+
+def outage_trace(loss: Sequence[Row]) -> Trace:
+    return make_trace(OUTAGE_JOBS, [*OUTAGE_PRICES, *loss, *OUTAGE_BACK], 12 * HOUR, (SPOT, SPOT_B, OD))
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        [(HOUR, 0, NO, 0, 1.0), (HOUR, 1, NO, 0, 1.0)],  # the wave in the row that takes the capacity
+        [(HOUR, 0, NO, 0, 0.0), (HOUR, 1, NO, 0, 0.0), (HOUR, 0, NO, -1, 1.0), (HOUR, 1, NO, -1, 1.0)],
+    ],
+)
+@pytest.mark.parametrize("decompose", [True, False])
+def test_an_outage_of_every_spot_type_with_a_full_wave_buys_on_demand_for_work_inside_it(loss, decompose):
+    result = lower_bound(outage_trace(loss), decompose=decompose)
+    assert result.slot_hours_by_market == pytest.approx({"spot": 0.0, "on-demand": 1.5})
+    assert result.total_cost == pytest.approx(1.5 * 0.10)
+    assert "capacity loss" in result.why
+    with pytest.raises(ValueError, match=r"2 job\(s\) are below level 0 .*first: arrival 7200 s, due 10800 s"):
+        lower_bound(outage_trace(loss), ondemand_levels="top")
+
+
+def test_an_outage_of_every_spot_type_without_a_wave_may_hold_its_nodes_through_it():
+    # spot-b held from the loss (step 12) to job 2's due step (71) at half a slot: 5 h x 0.5 x 0.025 $,
+    # and job 1 (2-3 h) runs on the same held slots; on demand for both would be 0.15 $
+    result = lower_bound(outage_trace([(HOUR, 0, NO, 0, 0.0), (HOUR, 1, NO, 0, 0.0)]))
+    assert result.slot_hours_by_market == pytest.approx({"spot": 2.5, "on-demand": 0.0})
+    assert result.total_cost == pytest.approx(5 * 0.5 * 0.025)
 
 
 # -- markets -----------------------------------------------------------------------------------------------
@@ -221,11 +266,27 @@ def test_with_on_demand_for_level_0_only_other_levels_pay_spot_even_when_dearer(
     assert lower_bound(urgent, ondemand_levels="top").total_cost == pytest.approx(0.10)
 
 
-def test_work_with_no_capacity_in_its_window_is_reported_infeasible():
+def test_below_level_0_work_with_no_spot_in_its_window_is_an_error_with_on_demand_for_the_top_only():
+    # it was a NaN bound (status "infeasible"): no schedule meets that due time with on-demand for level 0 only
     trace = make_trace([(0.0, 1, 3600.0, 1800.0)], [(0.0, 0, 0.12, 0, 0.0)])
-    result = lower_bound(trace, ondemand_levels="top")
-    assert result.status == "infeasible" and not result.ok
-    assert math.isnan(result.total_cost)
+    with pytest.raises(ValueError, match=r"1 job\(s\) are below level 0 .* \(first: arrival 0 s, due 1800 s\); "):
+        lower_bound(trace, ondemand_levels="top")
+    with pytest.raises(ValueError, match="limited to the top level"):
+        lower_bound(trace, ondemand_levels="top", decompose=False)
+    assert lower_bound(trace).total_cost == pytest.approx(0.10)
+
+
+def test_work_with_no_capacity_at_all_in_its_window_is_an_error():
+    trace = make_trace([(0.0, 0, 3600.0, NO), (600.0, 2, 1.0, 1200.0)], [(0.0, 0, 0.12, 0, 0.0)], types=(SPOT,))
+    with pytest.raises(ValueError, match=r"2 job\(s\) have no node type with capacity .*first: arrival 0 s, due 3660"):
+        lower_bound(trace)
+
+
+def test_tiny_work_with_no_capacity_is_an_error_even_where_the_solver_would_round_it_away():
+    # 1e-9 s of work is below HiGHS's tolerances: the undecomposed LP called it optimal at 0 $
+    trace = make_trace([(0.0, 1, 1e-9, 1800.0)], [(0.0, 0, 0.12, 0, 0.0)], types=(SPOT,))
+    with pytest.raises(ValueError, match="no node type"):
+        lower_bound(trace, decompose=False)
 
 
 # -- a bound, and an exact one ---------------------------------------------------------------------------------
@@ -281,14 +342,14 @@ def test_doubling_every_job_s_work_doubles_the_cost(seed):
 def test_equals_the_plain_lp_with_one_variable_per_job_and_step(seed, outages, levels):
     trace = random_trace(seed, jobs=40)
     expected = plain_lp(trace, outages=outages, top_only=levels == "top")
-    fast = lower_bound(trace, outages=outages, ondemand_levels=levels)
-    everything = lower_bound(trace, outages=outages, ondemand_levels=levels, decompose=False)
-    if math.isnan(expected):
-        assert fast.status == everything.status == "infeasible"
-    else:
-        assert fast.total_cost == pytest.approx(expected, rel=1e-6, abs=1e-9)
-        assert everything.total_cost == pytest.approx(expected, rel=1e-6, abs=1e-9)
-        assert sum(fast.cost_by_type.values()) == pytest.approx(expected, rel=1e-6, abs=1e-9)
+    for decompose in (True, False):
+        if math.isnan(expected):  # no schedule meets the due times: an error, never a NaN bound
+            with pytest.raises(ValueError, match="job"):
+                lower_bound(trace, outages=outages, ondemand_levels=levels, decompose=decompose)
+            continue
+        result = lower_bound(trace, outages=outages, ondemand_levels=levels, decompose=decompose)
+        assert result.total_cost == pytest.approx(expected, rel=1e-6, abs=1e-9)
+        assert sum(result.cost_by_type.values()) == pytest.approx(expected, rel=1e-6, abs=1e-9)
 
 
 def test_the_random_traces_exercise_the_solver():

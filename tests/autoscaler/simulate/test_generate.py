@@ -4,6 +4,7 @@ hourly wave, spot availability per zone, prices near a third of on-demand, zone-
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from dataclasses import replace
 
@@ -65,6 +66,25 @@ def test_the_same_seed_gives_the_same_week_and_another_seed_another(week: Trace)
     assert not np.array_equal(other.arrivals.at_s, week.arrivals.at_s)
     assert not np.array_equal(other.arrivals.work_s, week.arrivals.work_s)
     assert not np.array_equal(other.market.at_s, week.market.at_s)
+
+
+def digest(trace: Trace) -> str:
+    """A SHA-256 of every array of the trace (bytes and dtype), its names, duration and start."""
+    sha = hashlib.sha256()
+    for part, fields in ((trace.arrivals, ARRIVAL_FIELDS), (trace.market, MARKET_FIELDS)):
+        for name in fields:
+            array = np.ascontiguousarray(getattr(part, name))
+            sha.update(name.encode())
+            sha.update(str(array.dtype).encode())
+            sha.update(array.tobytes())
+    sha.update(repr((trace.arrivals.types, trace.arrivals.tenants, trace.duration_s, trace.start_epoch_s)).encode())
+    return sha.hexdigest()
+
+
+def test_the_default_week_is_the_week_it_always_was(week: Trace) -> None:
+    # Given the digest of generate_week(seed=7, jobs=200_000) computed before the harsh market's fields were added
+    # Then the default week is the same, byte for byte: new shape fields must not move the default's draws
+    assert digest(week) == "eccdd2ac7f2d8113a2bd6246521a22a8f0c8ff9b6bc3f7024c4c18146ee5b8c4"
 
 
 def test_a_week_from_monday_midnight_with_the_jobs_asked_for(week: Trace) -> None:
