@@ -1,7 +1,8 @@
 """Which node types get new nodes, and which nodes go: price per slot, interruptions, failures, spread.
 
 * A spot type is a candidate when its spot price is known and below its on-demand price, it had no
-  capacity or price failure lately, its zone had no launch failure lately (`avoid_after_error_s`), and no
+  capacity or price failure lately (or a node of it was launched since), its zone had no launch failure
+  lately (`avoid_after_error_s`), and no
   node of it has been launching for longer than `launch_timeout_s` (a cloud that queues a request it cannot
   fill, as Ray's autoscaler does, never reports a capacity failure).
 * Candidates are ranked by price per slot, raised by `interruption_penalty` times the type's preemptions
@@ -38,7 +39,13 @@ def per_type(nodes: Iterable[FleetNode]) -> Counter[str]:
 def rank_spot_types(snapshot: Snapshot, config: AutoscalerConfig) -> tuple[list[tuple[float, NodeType]], list[str]]:
     """Healthy spot types with their ranking price per slot, best first, and one reason per type left out."""
     recent = [e for e in snapshot.errors if snapshot.at_s - e.at_s <= config.avoid_after_error_s]
-    failed_types = {e.node_type for e in recent if e.kind in TYPE_ERRORS}
+    # a node of the type asked for since its failure (launching or up) says it has capacity again
+    newest = {}
+    for node in snapshot.nodes:
+        newest[node.node_type] = max(newest.get(node.node_type, -math.inf), node.since_s)
+    failed_types = {
+        e.node_type for e in recent if e.kind in TYPE_ERRORS and newest.get(e.node_type, -math.inf) < e.at_s
+    }
     failed_zones = {t.zone for e in recent if e.kind in ZONE_ERRORS if (t := snapshot.node_type(e.node_type))}
     running = per_type(n for n in snapshot.nodes if n.state == "running")
     stuck = {

@@ -41,6 +41,7 @@ from autoscaler.snapshot import Snapshot
 from dispatcher.markets import Market
 
 HOUR_S = 3600.0
+DEADLINE_REASON = "deadlines, level "  # how each level's market reasoning starts in a decision's reasons
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,22 @@ def spot_outlook(snapshot: Snapshot, config: AutoscalerConfig) -> SpotOutlook:
     )
 
 
+def trusting_outlook(config: AutoscalerConfig, running: float = math.inf) -> SpotOutlook:
+    """An outlook that believes spot can always be launched, whatever the market did lately, and that
+    `running` spot slots are up (the baselines: an on-demand fleet sized as if everything were on spot,
+    and uniform progress, which counts on no spot node up and goes on-demand only as slack runs out)."""
+    return SpotOutlook(
+        running,
+        (),
+        True,
+        0.0,
+        config.startup_lag_s,
+        config.period_s,
+        max(config.startup_lag_s, config.min_horizon_s),
+        config.ondemand_lookahead_s,
+    )
+
+
 def suspect_zones(snapshot: Snapshot, config: AutoscalerConfig) -> set[str]:
     """Zones where a spot launch failed for want of capacity within `avoid_after_error_s` and no spot node
     was launched since. The ranking skips only the type that failed and tries the next one, which is how
@@ -146,16 +163,17 @@ def split_markets(loads: Iterable[LevelLoad], outlook: SpotOutlook) -> list[Leve
     split = []
     for load in sorted(loads, key=lambda load: load.level):
         need = load.flex
-        existing = outlook.existing(load.start_by_s, load.lost_s)
-        take = min(need, max(0.0, existing + outlook.arriving(load.start_by_s, load.lost_s) - used))
-        used += take
-        stay = min(need, max(0.0, existing - used_running))
-        used_running += stay
         window = lead + outlook.lookahead_s
         # a level whose jobs may wait less than the lookahead cannot wait out an outage: its arrivals too
         stream = load.flex_stream if load.horizon_s <= window else 0.0
         queue = progress_slots(load.queues, lead, outlook.late_s, window)
         progress = max(0.0, stream + queue - load.ondemand_credit)
+        wanted = max(need, progress)  # what the level may take of the spot capacity there is
+        existing = outlook.existing(load.start_by_s, load.lost_s)
+        take = min(wanted, max(0.0, existing + outlook.arriving(load.start_by_s, load.lost_s) - used))
+        used += take
+        stay = min(wanted, max(0.0, existing - used_running))
+        used_running += stay
         if outlook.launchable:
             beyond_spot = outlook.startup_lag_s + load.lost_s  # jobs due sooner only spot up now can serve
             pressing = progress_slots(load.queues, lead, outlook.late_s, min(beyond_spot, window))
@@ -181,7 +199,7 @@ def _with_reason(markets: LevelMarkets, load: LevelLoad, outlook: SpotOutlook, e
             f"({load.lost_s:.0f} s)"
         )
     reason = (
-        f"level {load.level}: {load.flex:.1f} slots of work, the most pressing to start within "
+        f"{DEADLINE_REASON}{load.level}: {load.flex:.1f} slots of work, the most pressing to start within "
         f"{load.start_by_s:.0f} s; spot up now can take {min(existing, markets.spot):.1f} "
         f"in time ({existing:.1f} of {outlook.running:.0f} running slots after {outlook.loss_per_hour:.0%}/h "
         f"reclaims); {short}: {markets.ondemand:.1f} slots on demand keep its queue on uniform progress"

@@ -92,6 +92,18 @@ def _have(snapshot: Snapshot) -> dict[Market, int]:
     return have
 
 
+def ondemand_actions(
+    snapshot: Snapshot, config: AutoscalerConfig, need: Need
+) -> tuple[dict[str, int], tuple[str, ...], tuple[str, ...]]:
+    """What the on-demand pool alone would do for `need`: launches, drains and reasons (a fleet without
+    spot, such as the on-demand autoscaled baseline, is sized by this step only)."""
+    launches: dict[str, int] = {}
+    drains: list[str] = []
+    reasons: list[str] = []
+    _ondemand(snapshot, config, need, launches, drains, reasons)
+    return launches, tuple(drains), tuple(reasons)
+
+
 def _ondemand(
     snapshot: Snapshot,
     config: AutoscalerConfig,
@@ -108,11 +120,14 @@ def _ondemand(
     nodes = [n for n in live_nodes(snapshot) if n.node_type in names]
     wanted = max(config.min_ondemand_nodes, math.ceil(need.ondemand / cheapest.slots - 1e-9))  # has the floor
     kept = max(wanted, math.ceil(need.ondemand_keep / cheapest.slots - 1e-9))
+    # as on spot, a need that wobbles must not launch and drain by turns: the surplus beyond what is kept
+    # must also exceed a margin of what is kept above the floor before a node goes
+    surplus = sum(_slots(snapshot, n.node_type) for n in nodes) - kept * cheapest.slots
+    surplus -= max(0.0, need.ondemand_keep - config.min_ondemand_nodes * cheapest.slots) * config.drain_margin
     if len(nodes) < wanted:
         launches[cheapest.name] = wanted - len(nodes)
         reasons.append(f"on-demand: {len(nodes)} nodes, {wanted} wanted (floor {config.min_ondemand_nodes})")
     elif len(nodes) > kept and not _bought_lately(snapshot, config, names):
-        surplus = sum(_slots(snapshot, n.node_type) for n in nodes) - kept * cheapest.slots
         types_by_name = {t.name: t for t in types}
         for node in pick_drains(snapshot, nodes, types_by_name, surplus, config.hourly_billing):
             drains.append(node.node_id)

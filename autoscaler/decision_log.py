@@ -37,6 +37,11 @@ def entry(snapshot: Snapshot, decision: Decision, acted: bool) -> dict[str, Any]
         "drains": list(decision.drains),
         "reasons": list(decision.reasons),
         "clamps": list(decision.clamps),
+        # where jobs may run: levels sent to on-demand because spot cannot make their deadlines, and the
+        # on-demand slots bought for each (the deadline reasoning is in `reasons`, one line per level)
+        "ondemand_levels": list(decision.ondemand_levels),
+        "ondemand_reserve": decision.ondemand_reserve,
+        "ondemand_for": {str(level): slots for level, slots in decision.ondemand_for.items()},
         "need_slots": {market.value: round(n, 2) for market, n in decision.need_slots.items()},
         "have_slots": {market.value: n for market, n in decision.have_slots.items()},
         "pending": sum(d.pending for d in snapshot.demand),

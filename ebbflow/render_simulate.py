@@ -15,8 +15,8 @@ from autoscaler.simulate.compare import Comparison
 
 LEVEL_NAMES = ("urgent", "daily", "weekly", "background")
 COST_COLUMNS = (
-    "policy", "cost $", "÷ bound", "÷ all on-demand", "idle slack", "launches", "terminations", "reclaimed",
-    "work lost h",
+    "policy", "cost $", "÷ bound", "÷ on-demand autoscaled", "÷ all on-demand", "idle slack", "launches",
+    "terminations", "reclaimed", "work lost h",
 )  # fmt: skip
 SERVICE_COLUMNS = (
     "policy",
@@ -55,12 +55,19 @@ def comparison(result: Comparison, title: str) -> RenderableType:
         costs.add_column(column, justify="left" if column == "policy" else "right")
     if result.bound_cost is not None:
         bound = result.bound_cost
-        costs.add_row("offline lower bound", f"{bound:,.2f}", "1.00x", _ratio(bound, result.all_ondemand_cost))
+        costs.add_row(
+            "offline lower bound",
+            f"{bound:,.2f}",
+            "1.00x",
+            _ratio(bound, result.ondemand_autoscaled_cost),
+            _ratio(bound, result.all_ondemand_cost),
+        )
     for run in result.results:
         costs.add_row(
             run.policy,
             f"{run.total_cost:,.2f}",
             _ratio(run.total_cost, result.bound_cost),
+            _ratio(run.total_cost, result.ondemand_autoscaled_cost),
             _ratio(run.total_cost, result.all_ondemand_cost),
             f"{run.idle_slack:.0%}",
             f"{run.launches:,}",
@@ -78,14 +85,16 @@ def comparison(result: Comparison, title: str) -> RenderableType:
                 LEVEL_NAMES[level.level] if level.level < len(LEVEL_NAMES) else str(level.level),
                 f"{level.jobs:,}",
                 f"{level.started_in_time:.3%}",
-                _missed(level.deadline_missed, level.deadlines, level.missed_after_reclaim),
+                _missed(level.deadline_missed, level.deadlines, level.missed_after_reclaim, level.missed_impossible),
                 f"{level.wait_p50_s:,.0f} s",
                 f"{level.wait_p99_s:,.0f} s",
                 f"{level.unfinished:,}",
             )
     notes = Text(
-        "all on-demand: the same load on a fixed on-demand fleet sized for the peak hour; "
-        "idle slack: idle share of the slots of running and draining nodes",
+        "on-demand autoscaled: the same need as ours on on-demand nodes only (what spot saves); all on-demand: the "
+        "same load on a fixed on-demand fleet sized for the peak hour; idle slack: idle share of the slots of "
+        "running and draining nodes; a deadline no policy could be sure of is sooner than the work plus the "
+        "shortest start-up lag",
         style="dim",
     )
     return Group(costs, service, money(result), notes)
@@ -106,6 +115,8 @@ def money(result: Comparison) -> Table:
     return table
 
 
-def _missed(missed: int, deadlines: int, after_reclaim: int) -> str:
+def _missed(missed: int, deadlines: int, after_reclaim: int, impossible: int) -> str:
     text = f"{missed:,} of {deadlines:,}"
-    return f"{text} ({after_reclaim:,} after a reclaim)" if after_reclaim else text
+    notes = [f"{after_reclaim:,} after a reclaim"] * bool(after_reclaim)
+    notes += [f"{impossible:,} no policy could be sure of"] * bool(impossible)
+    return f"{text} ({'; '.join(notes)})" if notes else text

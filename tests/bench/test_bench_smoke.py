@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -42,11 +43,32 @@ def test_autoscaler_loop_prints_its_time_beside_the_floor() -> None:
 
 
 def test_fleet_sim_prints_the_comparison_and_every_target(tmp_path) -> None:
-    out = run("bench/fleet_sim.py", "--jobs", "60000", "--chart", str(tmp_path / "sim.png"))
-    needles = ("offline lower bound", "cost / lower bound", "cheaper than target tracking", "simulate a week")
-    for needle in (*needles, "where the money went", "spot floor"):
+    chart, data = str(tmp_path / "sim-{market}-{seed}.png"), tmp_path / "sim.json"
+    out = run(
+        "bench/fleet_sim.py",
+        "--jobs",
+        "60000",
+        "--seeds",
+        "7",
+        "--markets",
+        "harsh",
+        "--chart",
+        chart,
+        "--json",
+        str(data),
+    )
+    needles = (
+        "offline lower bound",
+        "cost / lower bound",
+        "target tracking",
+        "simulate a week",
+        "on-demand autoscaled",
+    )
+    for needle in (*needles, "uniform progress", "where the money went", "spot floor", "every run"):
         assert needle in out
-    assert (tmp_path / "sim.png").exists()
+    assert (tmp_path / "sim-harsh-7.png").exists()
+    [week] = json.loads(data.read_text())
+    assert week["trace"]["market"] == "harsh" and week["policies"][0]["name"] == "ours"
 
 
 def test_stale_videos_prints_ebbflow_beside_the_plain_loops() -> None:
