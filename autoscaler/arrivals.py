@@ -118,3 +118,8 @@ class QueueArrivals:
         self.stream.add(now_s - self._at_s, arrived)
         self._pending, self._at_s, self._next_minute = dict(pending), now_s, max(self._next_minute, minute)
         return self.stream.rates()
+
+    def spreads(self) -> dict[QueueKey, float] | None:
+        """How much each key's arrival rate varies from round to round, as of the last `update` (see
+        ArrivalStream.spreads). None until enough rounds were seen."""
+        return self.stream.spreads()

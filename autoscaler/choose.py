@@ -40,7 +40,7 @@ def rank_spot_types(snapshot: Snapshot, config: AutoscalerConfig) -> tuple[list[
     """Healthy spot types with their ranking price per slot, best first, and one reason per type left out."""
     recent = [e for e in snapshot.errors if snapshot.at_s - e.at_s <= config.avoid_after_error_s]
     # a node of the type asked for since its failure (launching or up) says it has capacity again
-    newest = {}
+    newest: dict[str, float] = {}
     for node in snapshot.nodes:
         newest[node.node_type] = max(newest.get(node.node_type, -math.inf), node.since_s)
     failed_types = {

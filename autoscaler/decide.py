@@ -122,8 +122,8 @@ def _ondemand(
     kept = max(wanted, math.ceil(need.ondemand_keep / cheapest.slots - 1e-9))
     # as on spot, a need that wobbles must not launch and drain by turns: the surplus beyond what is kept
     # must also exceed a margin of what is kept above the floor before a node goes
-    surplus = sum(_slots(snapshot, n.node_type) for n in nodes) - kept * cheapest.slots
-    surplus -= max(0.0, need.ondemand_keep - config.min_ondemand_nodes * cheapest.slots) * config.drain_margin
+    margin = max(0.0, need.ondemand_keep - config.min_ondemand_nodes * cheapest.slots) * config.drain_margin
+    surplus = sum(_slots(snapshot, n.node_type) for n in nodes) - kept * cheapest.slots - margin
     if len(nodes) < wanted:
         launches[cheapest.name] = wanted - len(nodes)
         reasons.append(f"on-demand: {len(nodes)} nodes, {wanted} wanted (floor {config.min_ondemand_nodes})")

@@ -3,7 +3,8 @@
 An input that cannot be read (the queue, the fleet, prices) makes the round a hold; an actuator that fails
 is logged and its failure kept as a FleetError for the next round. Request ids and times are stamped here,
 never inside decide. It remembers its own recent actions (cooldowns, hourly limits), recent launch
-failures, and nodes that vanished without being drained (preemptions per node type).
+failures, and nodes that vanished without being drained (preemptions per node type). It keeps the arrival
+stream and the season's forecast (with `config.forecast`), both read from the scheduler.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from autoscaler.config import AutoscalerConfig
 from autoscaler.decide import Decision, decide
 from autoscaler.decision_log import DecisionLog, entry
 from autoscaler.fleet import Fleet, FleetError
+from autoscaler.forecast import ArrivalForecast
 from autoscaler.guard import guard
 from autoscaler.observe import build_snapshot
 from autoscaler.snapshot import Action, Snapshot
@@ -57,6 +59,13 @@ class Autoscaler:
         self._known: dict[str, str] = {}  # node id -> node type, as of the last round
         self._drained: set[str] = set()
         self.arrivals = QueueArrivals()  # the work arriving per second, from leases and pending counts
+        # the season's: over the start-up lag and the round after it (what a launch now can serve), scaled by
+        # the stream over its window of rounds
+        self.forecast = ArrivalForecast(
+            scheduler.arrivals_by_hour,
+            lookahead_s=config.startup_lag_s + config.period_s,
+            present_s=self.arrivals.stream.window * config.period_s,
+        )
 
     def tick(self, dry_run: bool = False) -> Decision:
         """One round; with dry_run nothing is done, but the decision is still returned (and not logged)."""
@@ -89,6 +98,7 @@ class Autoscaler:
             tuple(self.actions),
             self.arrivals,
             None if self.unplaced is None else self.unplaced(),
+            self.forecast if self.config.forecast else None,
         )
         self._note_vanished(snapshot, now)
         # counted after the fleet was read, so a node gone since the last round counts in this one

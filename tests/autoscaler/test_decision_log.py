@@ -84,3 +84,26 @@ def test_old_and_hold_lines_read_back_as_they_were(tmp_path):
     path.write_text(json.dumps(old) + "\n" + json.dumps(hold) + "\n" + '{"at": 3.0, "ac')
     # then the whole lines come back unchanged, the broken one is skipped
     assert DecisionLog(path).tail(10) == [old, hold]
+
+
+def test_an_on_demand_launch_logs_where_jobs_may_run_and_the_log_shows_its_deadline_reasoning(tmp_path):
+    from rich.console import Console
+
+    from autoscaler.config import AutoscalerConfig
+    from autoscaler.decide import decide
+    from ebbflow.render_autoscaler import decision_log
+    from tests.autoscaler.snapshots import error, work
+
+    outage = snap(
+        demand=(work(1, 9000, pending=100, arrival_work_s=20.0, oldest_wait_s=60.0),),
+        errors=(error("spot-a"), error("spot-b"), error("spot-c")),
+    )
+    decision = decide(outage, AutoscalerConfig(slack_confidence=0))
+    log = DecisionLog(tmp_path / "log.jsonl")
+    log.append(entry(outage, decision, acted=True))
+    [line] = log.tail(1)
+    assert line["ondemand_levels"] == [1] and line["ondemand_for"] == {"1": 38.75} and line["launches"] == {"od": 10}
+    console = Console(width=400, record=True)
+    console.print(decision_log([line]))
+    shown = console.export_text()
+    assert "L1: 38.8" in shown and "deadlines, level 1" in shown and "no spot type can be launched" in shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ from click.testing import CliRunner
 from autoscaler.simulate.bound import lower_bound
 from autoscaler.simulate.chart import draw
 from autoscaler.simulate.compare import POLICIES, compare, make_policy
+from autoscaler.simulate.generate import MARKET_SHAPES
 from autoscaler.simulate.traces import write_trace
+from dispatcher.markets import Market
 from ebbflow.cli import main
 from tests.autoscaler.simulate.small import random_day
 
@@ -90,3 +93,61 @@ def test_simulate_prints_where_the_money_went_and_takes_a_warmup(day, tmp_path: 
     assert "where the money went" in result.output and "above the cheapest type" in result.output
     refused = CliRunner().invoke(main, [*args, "--warmup", "-5"])
     assert refused.exit_code == 2 and "--warmup" in refused.output
+
+
+def test_json_gives_every_policy_by_its_name_with_its_ratios(day, tmp_path: Path) -> None:
+    types = tmp_path / "types.json"
+    write_trace(day, tmp_path / "arrivals.csv", tmp_path / "spot.csv", types)
+    args = ["simulate", "--arrivals", str(tmp_path / "arrivals.csv"), "--spot", str(tmp_path / "spot.csv")]
+    args += ["--node-types", str(types), "--policy", "ours,uniform-progress", "--chart", str(tmp_path / "c.png")]
+    result = CliRunner().invoke(main, [*args, "--json", str(tmp_path / "r.json")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["bound"]["cost"] > 0 and data["ondemand_autoscaled_cost"] > 0
+    ours, baseline = data["policies"]
+    assert (ours["name"], baseline["name"]) == ("ours", "uniform-progress")
+    for key in ("cost", "cost_vs_bound", "cost_vs_ondemand_autoscaled", "idle_share", "urgent_within_target"):
+        assert isinstance(ours[key], float), key
+    assert ours["cost_vs_bound"] == pytest.approx(ours["cost"] / data["bound"]["cost"], rel=5e-3)  # rounded
+    assert set(ours["missed"]) == set(ours["missed_impossible"]) == {"urgent", "daily", "weekly", "background"}
+    assert ours["work_lost_h"] >= 0
+
+
+def test_a_window_of_a_trace_file_is_replayed(day, tmp_path: Path) -> None:
+    types = tmp_path / "types.json"
+    write_trace(day, tmp_path / "arrivals.csv", tmp_path / "spot.csv", types)
+    args = ["simulate", "--arrivals", str(tmp_path / "arrivals.csv"), "--spot", str(tmp_path / "spot.csv")]
+    args += ["--node-types", str(types), "--policy", "ours", "--no-bound", "--chart", str(tmp_path / "c.png")]
+    result = CliRunner().invoke(
+        main, [*args, "--start", "21600", "--duration", "21600", "--json", str(tmp_path / "r.json")]
+    )
+    assert result.exit_code == 0, result.output
+    described = json.loads((tmp_path / "r.json").read_text())["trace"]
+    assert described["duration_s"] == 21600.0
+    assert described["jobs"] == int(((day.arrivals.at_s >= 21600) & (day.arrivals.at_s < 43200)).sum())
+    refused = CliRunner().invoke(main, [*args, "--start", "999999"])
+    assert refused.exit_code == 2 and "--start" in refused.output
+
+
+def test_the_harsh_market_is_a_choice_of_the_generated_week(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen = {}
+
+    def generate_week(seed: int, jobs: int, shape):  # the generator itself has its own tests
+        seen["shape"] = shape
+        return random_day(500, seed=seed)
+
+    monkeypatch.setattr("autoscaler.simulate.generate.generate_week", generate_week)
+    args = ["simulate", "--market", "harsh", "--jobs", "500", "--policy", "ours", "--no-bound"]
+    result = CliRunner().invoke(main, [*args, "--chart", str(tmp_path / "c.png")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert seen["shape"] is MARKET_SHAPES["harsh"] and "harsh market" in result.output
+
+
+def test_the_market_baselines_serve_every_level_and_stay_above_the_bound(day) -> None:
+    bound = lower_bound(day).total_cost
+    result = compare(day, ["on-demand-autoscaled", "uniform-progress"])
+    ondemand, uniform = result.results
+    assert ondemand.cost.get(Market.SPOT, 0.0) == 0.0 and ondemand.total_cost >= bound
+    assert all(level.unfinished == 0 for level in ondemand.levels)
+    assert all(level.unfinished == 0 for level in uniform.levels) and uniform.total_cost >= bound * 0.98
+    assert result.ondemand_autoscaled_cost == pytest.approx(ondemand.total_cost)
