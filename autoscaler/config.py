@@ -81,8 +81,11 @@ class AutoscalerConfig(BaseModel):
         default=(), description="levels whose work runs only on budget left over (more work for a set cost)"
     )
     forecast: bool = Field(default=True, description="launch ahead of the season's rises (forecast.py)")
+    forecast_rise: float = Field(
+        default=0.5, ge=0, description="the forecast counts only when this share above the stream measured now"
+    )
     forecast_max_ratio: float = Field(
-        default=2.0, ge=1, description="the forecast may raise a level's arrival figure at most this many times"
+        default=4.0, ge=1, description="the forecast may raise a level's arrival figure at most this many times"
     )
     hourly_billing: bool = Field(default=False, description="drain nodes near the end of their paid hour first")
     guard: GuardConfig = GuardConfig()

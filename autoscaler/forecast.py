@@ -11,6 +11,8 @@ hourly roll-ups of what was submitted (Scheduler.arrivals_by_hour), so the forec
   measured.
 * present: each reference's rate over the span the measured stream is a mean of (its window), shifted back
   the same way, weighing each hour by how much of the span it covers.
+* an hour far above both its neighbours is cut to size first, as the stream cuts a round: a burst that
+  one click queued yesterday is no season;
 * the references that history covers are averaged (a Sunday is like last Sunday and like Saturday evening),
   and the ahead figure is scaled by the measured stream over the references' present, clamped to
   [MIN_RATIO, MAX_RATIO]: a week 30% busier than the last is forecast 30% busier, and a quiet or a wild
@@ -43,6 +45,7 @@ HISTORY_S = WEEK_S + DAY_S  # read this far back: the weekly reference, its pres
 PRESENT_S = DEFAULT_WINDOW * 60.0  # the measured stream's span by default: its window of one-minute rounds
 MIN_RATIO = 0.5  # today may be read as at most twice as quiet as its references...
 MAX_RATIO = 2.0  # ...or twice as busy: beyond, the present is a burst or a lull, not the season
+BURST_STEP = 1.5  # an hour above both its neighbours by more than this factor is cut to it (a burst)
 log = logging.getLogger(__name__)
 
 
@@ -67,11 +70,23 @@ def seasonal_forecast(
     if not covered:
         return {}
     forecast = {}
-    for key, hours in work_by_hour.items():
+    for key, raw in work_by_hour.items():
+        hours = _without_bursts(raw)
         ahead = statistics.fmean(_hour_rate(hours, _hour(now_s - back + lookahead_s)) for back in covered)
         present = statistics.fmean(_mean_rate(hours, now_s - back - present_s, now_s - back) for back in covered)
         forecast[key] = ahead * _ratio(None if measured is None else measured.get(key, 0.0), present)
     return forecast
+
+
+def _without_bursts(hours: Mapping[int, float]) -> dict[int, float]:
+    """Each hour's work cut to BURST_STEP times the busier of the hours either side of it: the season rises
+    and falls over hours, so its hours pass whole, while one click that queued 10,000 jobs at 14:25
+    yesterday is a lone hour far above both neighbours, and no sign of a rise at 14:00 today."""
+    cut = {}
+    for hour, work in hours.items():
+        neighbours = max(hours.get(hour - 1, 0.0), hours.get(hour + 1, 0.0))
+        cut[hour] = min(work, BURST_STEP * neighbours) if neighbours > 0 else work
+    return cut
 
 
 def _covers(first_hour: int, then_s: float, lookahead_s: float, present_s: float, now_s: float) -> bool:

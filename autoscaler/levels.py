@@ -120,9 +120,12 @@ def _stream(demand: Demand, config: AutoscalerConfig, load: LevelLoad) -> float:
         load.streams_known = False
         return 0.0
     forecast = demand.forecast_work_s
-    if config.forecast and forecast is not None and math.isfinite(forecast) and forecast > stream:
-        # launch ahead of a rise the season says is coming, but never past a bounded multiple of the
-        # present: a forecast is a guess, and a bad one must not launch a fleet
+    rise = stream * (1 + config.forecast_rise)
+    if config.forecast and forecast is not None and math.isfinite(forecast) and forecast > rise:
+        # launch ahead of a rise the season says is coming, but only a rise that stands out from the
+        # references' hour-to-hour noise (otherwise taking the higher of two noisy figures pays for idle
+        # slots every hour), and never past a bounded multiple of the present: a bad guess must not launch
+        # a fleet
         ceiling = max(stream, demand.mean_run_s / config.period_s) * config.forecast_max_ratio
         stream = min(forecast, ceiling)
     return stream

@@ -23,22 +23,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, cast
 
-from autoscaler.arrivals import ArrivalStream
 from autoscaler.decide import Decision
 from autoscaler.fleet import FleetError, NodeType
 from autoscaler.simulate.fleet_state import Billing, SimNode
 from autoscaler.simulate.model import Trace
 from autoscaler.simulate.ondemand_rule import OnDemandRule
 from autoscaler.simulate.queue import SimQueue
+from autoscaler.simulate.queue_watch import QueueWatch
 from autoscaler.simulate.results import JobTimes, SimResult
 from autoscaler.simulate.warmup import prelude
-from autoscaler.snapshot import Action, Demand, Snapshot
+from autoscaler.snapshot import Action, Snapshot
 from dispatcher.markets import Market
 from scheduler.config import DEFAULT_PROMOTE_MAX_RUN_S
 
 DONE, READY, MARKET = 0, 1, 2
 MEMORY_S = 3600.0
-CRON_TICK_S = 0.001  # a job that arrives within this of the top of an hour is a cron tick's
 LEVELS = 4
 
 
@@ -92,7 +91,6 @@ class Simulation:
         self.left: list[float] = list(self.work)  # work still to do: less than `work` after a checkpoint
         every = [trace.checkpoint_s.get(name, math.inf) for name in arrivals.types]
         self.checkpoint = [every[k] for k in self.prelude.job_type + arrivals.job_type.tolist()]
-        self.level_shape = _level_shapes(self.level, self.work, self.checkpoint)  # (mean run, mean lost) per level
         n = len(self.work)
         self.times = JobTimes.empty(n)
         self.run_id = [0] * n  # bumped when a run is cut short, so its completion event is ignored
@@ -102,11 +100,8 @@ class Simulation:
         self.ondemand = OnDemandRule(all_levels=self.config.ondemand_all_levels)
         self.below_top_on_od: set[int] = set()  # jobs below the top running on on-demand slots
         self.queue = SimQueue(LEVELS)
-        # per level, lazy min-heaps of (latest start: deadline - work, job) of jobs with a deadline
-        self.latest_starts: list[list[tuple[float, int]]] = [[] for _ in range(LEVELS)]
-        self.stream: ArrivalStream[int] = ArrivalStream()  # work arriving per level (production: arrivals.py)
-        self._arrived_work = [0.0] * LEVELS  # since the last tick
-        self.waiting: list[list[tuple[float, int]]] = [[] for _ in range(LEVELS)]  # (arrival, job), lazy
+        epoch, period = trace.start_epoch_s, self.config.period_s
+        self.watch = QueueWatch(LEVELS, self.work, self.level, self.checkpoint, epoch, period)  # the policy's view
         self.types = {t.name: t for t in trace.market.node_types}
         self.price = {t.name: t.ondemand_price for t in trace.market.node_types}
         self.available = {t.name: True for t in trace.market.node_types}
@@ -121,9 +116,6 @@ class Simulation:
         self.now = 0.0
         self.result = SimResult(policy.name)
         self._measuring = False  # from t = 0 on; the prelude only warms the fleet up
-        self._wave_work = 0.0  # work of the jobs that arrived at the top of the current hour
-        self._wave_hour = -1
-        self._wave_level = 1
 
     # -- the loop -------------------------------------------------------------------------------------
 
@@ -181,12 +173,7 @@ class Simulation:
     def _arrive(self, job: int) -> None:
         level = self._serve_level(job)
         self.queue.push(job, level, self.tenant[job], self.left[job])
-        deadline = self.deadline[job]
-        if not math.isnan(deadline):
-            heapq.heappush(self.latest_starts[level], (deadline - self.work[job], job))
-        self._arrived_work[level] += self.work[job]
-        heapq.heappush(self.waiting[level], (self.arrived[job], job))
-        self._note_wave(job, level)
+        self.watch.arrived(job, level, self.arrived[job], self.work[job], self.deadline[job])
         markets = (Market.ON_DEMAND, Market.SPOT) if self.ondemand.allows(level) else (Market.SPOT,)
         for market in markets:
             for node in list(self.free_nodes[market].values()):
@@ -309,23 +296,12 @@ class Simulation:
         self.free_nodes[node.market].pop(node.node_id, None)
         self.result.terminations += 1
 
-    def _note_wave(self, job: int, level: int) -> None:
-        """Cron ticks submit at the top of the hour: the work of the jobs that arrive exactly then is
-        what the next hour's tick will bring (production reads it off the cron schedules)."""
-        hour, second = divmod(self.arrived[job] + self.trace.start_epoch_s, 3600)
-        if second < CRON_TICK_S:
-            if hour != self._wave_hour:
-                self._wave_hour, self._wave_work, self._wave_level = int(hour), 0.0, level
-            self._wave_work += self.work[job]
-            self._wave_level = min(self._wave_level, level)
-
     # -- the policy -----------------------------------------------------------------------------------
 
     def _tick(self) -> None:
         self.memory.forget(self.now)
         self._account()
-        self.stream.add(self.config.period_s, dict(enumerate(self._arrived_work)))
-        self._arrived_work = [0.0] * LEVELS
+        self.watch.round_over()
         decision = self.policy.decide(self._snapshot())
         self._apply(decision)
 
@@ -351,10 +327,7 @@ class Simulation:
         return min(prices, default=None)
 
     def _snapshot(self) -> Snapshot:
-        streams = self.stream.rates()
-        known = streams or {}
-        spreads = self.stream.spreads() or {}
-        levels = [level for level in range(LEVELS) if self.queue.count[level] or known.get(level, 0.0) > 0]
+        lookahead = max(self.config.startup_lag_s) + self.config.period_s
         busy = dict.fromkeys(Market, 0)
         for node in self.nodes.values():
             busy[node.market] += len(node.jobs)
@@ -364,14 +337,11 @@ class Simulation:
             inputs_at_s=at,
             node_types=tuple(self.types.values()),
             nodes=tuple(node.view(self._work_left(node)) for node in self.nodes.values()),
-            demand=tuple(
-                self._demand(level, None if streams is None else known.get(level, 0.0), spreads.get(level))
-                for level in levels
-            ),
+            demand=self.watch.demands(self.now, self.queue, self.times.started, lookahead),
             busy_slots=busy,
             ondemand_busy_below_top=self.ondemand.below_top,
-            scheduled_work_s=self._wave_work,
-            scheduled_level=self._wave_level,
+            scheduled_work_s=self.watch.wave_work,
+            scheduled_level=self.watch.wave_level,
             spot_prices={n: p for n, p in self.price.items() if self.types[n].market is Market.SPOT},
             errors=tuple(self.memory.errors),
             preemptions=Counter(name for _, name in self.memory.reclaimed),
@@ -382,30 +352,6 @@ class Simulation:
         """Seconds until the node's last running job ends. The simulator knows it exactly; production's
         fleets do not report it yet, and there decide drains the nodes with the fewest running jobs."""
         return max(0.0, node.busy_until - self.now) if node.jobs else 0.0
-
-    def _demand(self, level: int, stream: float | None, spread: float | None) -> Demand:
-        heap = self.latest_starts[level]
-        while heap and not math.isnan(self.times.started[heap[0][1]]):
-            heapq.heappop(heap)  # started: no longer waiting
-        slack = heap[0][0] - self.now if heap else None
-        waiting = self.waiting[level]
-        while waiting and not math.isnan(self.times.started[waiting[0][1]]):
-            heapq.heappop(waiting)
-        oldest = self.now - waiting[0][0] if waiting else 0.0
-        count, work = self.queue.count[level], self.queue.work_s[level]
-        run, lost = self.level_shape[level]
-        return Demand(
-            level,
-            f"level-{level}",
-            count,
-            work,
-            slack,
-            oldest_wait_s=oldest,
-            arrival_work_s=stream,
-            arrival_spread=spread,
-            run_s=work / count if count else run,
-            lost_run_s=lost,
-        )
 
     def _apply(self, decision: Decision) -> None:
         at = self.now + self.trace.start_epoch_s
@@ -463,16 +409,3 @@ class Simulation:
             shortest_start_s=min(self.config.startup_lag_s),
         )
         return self.result
-
-
-def _level_shapes(levels: list[int], work: list[float], checkpoint: list[float]) -> list[tuple[float, float]]:
-    """Per level: the mean run of its jobs, and the mean work a reclaim costs one (since its last checkpoint,
-    at most the run), over the whole trace: what its job types declare, as the autoscaler reads them."""
-    run = [0.0] * LEVELS
-    lost = [0.0] * LEVELS
-    count = [0] * LEVELS
-    for level, w, every in zip(levels, work, checkpoint, strict=True):
-        run[level] += w
-        lost[level] += min(w, every)
-        count[level] += 1
-    return [(run[k] / count[k], lost[k] / count[k]) if count[k] else (1.0, 1.0) for k in range(LEVELS)]

@@ -62,7 +62,8 @@ def test_a_sunday_evening_rise_seen_last_week_is_forecast_before_it_comes() -> N
 
 def test_yesterday_alone_is_enough() -> None:
     now_hour = int(SUNDAY_1755 // HOUR_S)
-    work = history(SUNDAY_1755, lambda hour: 20.0 if hour == now_hour + 1 - 24 else 10.0, days=1.5)
+    six_yesterday = now_hour + 1 - 24
+    work = history(SUNDAY_1755, lambda hour: 20.0 if six_yesterday <= hour < six_yesterday + 2 else 10.0, days=1.5)
     forecast = seasonal_forecast({"a": work}, first(work), SUNDAY_1755, LOOKAHEAD_S, {"a": 10.0})
     assert forecast["a"] == pytest.approx(20.0)  # no week of history: yesterday's six o'clock alone
 
@@ -85,10 +86,10 @@ def test_the_forecast_is_scaled_by_how_today_compares(measured: dict[str, float]
 
 
 def test_the_present_is_compared_over_the_streams_span_hour_by_hour() -> None:
-    # given: every day 10 until six, 40 from six; now 18:05, the stream a mean of 17:50 to 18:05
+    # given: every day 10 until six, 40 from six to nine; now 18:05, the stream a mean of 17:50 to 18:05
     now = SUNDAY_1755 + 600
     six = int(now // HOUR_S)
-    work = history(now, lambda hour: 40.0 if (hour - six) % 24 == 0 else 10.0)
+    work = history(now, lambda hour: 40.0 if (hour - six) % 24 < 3 else 10.0)
     # then: the references' present is 2/3 x 10 + 1/3 x 40 = 20, like today: the forecast is the season's 40
     forecast = seasonal_forecast({"a": work}, first(work), now, LOOKAHEAD_S, {"a": 20.0}, present_s=900.0)
     assert forecast["a"] == pytest.approx(40.0)
@@ -120,7 +121,8 @@ def test_the_current_incomplete_hour_is_not_read_as_a_drop() -> None:
     assert seasonal_forecast({"a": work}, first(work), now, LOOKAHEAD_S, None)["a"] == pytest.approx(10.0)
     assert seasonal_forecast({"a": work}, first(work), now, LOOKAHEAD_S, {"a": 10.0})["a"] == pytest.approx(10.0)
     # and a reference whose lookahead would end in the current hour is not used (only last week's is)
-    work[int((now - WEEK_S + DAY_S) // HOUR_S)] = 20.0 * HOUR_S
+    then = int((now - WEEK_S + DAY_S) // HOUR_S)
+    work[then] = work[then + 1] = 20.0 * HOUR_S
     assert seasonal_forecast({"a": work}, first(work), now, DAY_S + 60, None)["a"] == pytest.approx(20.0)
 
 
@@ -202,14 +204,16 @@ def test_jobs_submitted_an_hour_later_yesterday_are_forecast_by_the_loop(schedul
         )
 
     # given: the store recording since the hour before (its first hour may be partial, so it is not read),
-    # yesterday 1,800 jobs arrived in this hour and 3,600 in the next (all run and gone since)
+    # yesterday 1,800 jobs arrived in this hour and 3,600 in each of the next two (all run and gone since)
     clock.advance(hour_now - DAY_S - HOUR_S - clock.now_ms() / 1000)
     weekly_noops(1)
     clock.advance(HOUR_S)
     weekly_noops(1800)
     clock.advance(HOUR_S)
     weekly_noops(3600)
-    scheduler.ack(scheduler.lease(5401))
+    clock.advance(HOUR_S)
+    weekly_noops(3600)
+    scheduler.ack(scheduler.lease(9001))
     # when: today 30 such jobs arrive a minute, each leased, run 2 s and acked, from 48 minutes past
     clock.advance(hour_now + 48 * 60 - clock.now_ms() / 1000)
     autoscaler = Autoscaler(
@@ -256,3 +260,12 @@ def test_the_loop_forecasts_nothing_when_the_config_says_so(scheduler: Scheduler
     snapshot = autoscaler.observe(clock.now_ms() / 1000)
     # the season is not even read
     assert reader.reads == [] and [demand.forecast_work_s for demand in snapshot.demand] == [None]
+
+
+def test_a_lone_burst_yesterday_is_cut_to_the_hours_around_it() -> None:
+    # one click queued 30 hours of work at six yesterday, the hours around it at 10: no rise is announced
+    # beyond what a season could bring (1.5 x the busier neighbour)
+    now_hour = int(SUNDAY_1755 // HOUR_S)
+    work = history(SUNDAY_1755, lambda hour: 300.0 if hour == now_hour + 1 - 24 else 10.0, days=1.5)
+    forecast = seasonal_forecast({"a": work}, first(work), SUNDAY_1755, LOOKAHEAD_S, {"a": 10.0})
+    assert forecast["a"] == pytest.approx(15.0)
