@@ -107,8 +107,7 @@ def _add(load: LevelLoad, demand: Demand, config: AutoscalerConfig, reasons: lis
         load.flex += queued + stream
         load.flex_stream += stream
         if demand.work_s > 0:
-            spread = demand.oldest_wait_s if math.isfinite(demand.oldest_wait_s) else 0.0
-            load.queues.append(QueuedWork(demand.work_s, start_by_s(demand, config), max(0.0, spread)))
+            load.queues.extend(queued_work(demand, config))
     load.stream += stream
     load.add_job_shape(queued + stream, demand.mean_run_s, demand.lost_s)
     return not capped
@@ -151,6 +150,29 @@ def _add_scheduled(
     load.start_by_s = min(load.start_by_s, to_hour + config.scheduled_horizon_s)
     load.queues.append(QueuedWork(snapshot.scheduled_work_s, to_hour + config.scheduled_horizon_s, 0.0))
     reasons.append(f"top of the hour in {to_hour:.0f} s: {snapshot.scheduled_work_s:.0f} work-s of cron jobs")
+
+
+def queued_work(demand: Demand, config: AutoscalerConfig) -> list[QueuedWork]:
+    """A demand's queue by when its jobs must start: its most pressing work as the observer saw it
+    (`Demand.due`), the rest due after it; or, not knowing that, the jobs due evenly over the span of their
+    arrivals (a level's jobs arrive with one target wait or deadline after them: the oldest must start
+    within the target wait less its wait, the newest within the whole of it), and, when a deadline is
+    sooner still (a long job whose deadline less its run comes first), that job on its own. Anchoring the
+    whole queue at that one job would make all of it look as pressing."""
+    spread = max(0.0, demand.oldest_wait_s) if math.isfinite(demand.oldest_wait_s) else 0.0
+    by_wait = max(0.0, config.horizon_s(demand.level) - spread)
+    if demand.due is not None:
+        parts = [QueuedWork(work, max(0.0, start_by), 0.0) for start_by, work in demand.due if work > 0]
+        rest = demand.work_s - sum(part.work_s for part in parts)
+        if rest > 1e-9:  # due no sooner than the last of those, and by the newest job's target wait at most
+            first = max([by_wait, *(part.start_by_s for part in parts)])
+            parts.append(QueuedWork(rest, first, max(0.0, config.horizon_s(demand.level) - first)))
+        return parts
+    parts = [QueuedWork(demand.work_s, by_wait, spread)]
+    pressing = start_by_s(demand, config)
+    if pressing < by_wait:
+        parts.append(QueuedWork(min(demand.work_s, demand.mean_run_s), pressing, 0.0))
+    return parts
 
 
 def start_by_s(demand: Demand, config: AutoscalerConfig) -> float:

@@ -53,7 +53,7 @@ def queued_demand(
     season = {} if forecast is None else forecast.at(now_s, stream, expected_s)
     waiting = Counter(stats.pending)
     waiting.update(unplaced or {})
-    slack = _deadline_slack(scheduler, now_s, expected_s, {level for level, _ in waiting})
+    due = _due_soon(scheduler, now_s, expected_s, {level for level, _ in waiting})
     keys = {key for key, pending in waiting.items() if pending > 0}
     keys |= {key for key, rate in (stream or {}).items() if rate > 0}
     if stream is not None:
@@ -69,7 +69,7 @@ def queued_demand(
                 job_type=job_type,
                 pending=pending,
                 work_s=pending * (run_s or 1.0),
-                min_slack_s=slack.get((level, job_type)),
+                min_slack_s=min((start_by for start_by, _ in due.get((level, job_type), ())), default=None),
                 markets=spec.markets if spec else None,
                 spot_cap_slots=spec.max_spot_concurrency if spec else None,
                 oldest_wait_s=max(0.0, now_s - stats.oldest_enqueued_ms[level] / 1000)
@@ -79,6 +79,7 @@ def queued_demand(
                 arrival_spread=None if spreads is None else spreads.get((level, job_type), 0.0),
                 run_s=run_s,
                 lost_run_s=_positive(getattr(spec, "checkpoint_every_s", None)),
+                due=tuple(due.get((level, job_type), ())),
                 forecast_work_s=season.get((level, job_type)),
                 elastic=getattr(spec, "elastic", False) is True,
             )
@@ -112,20 +113,21 @@ def _leases(scheduler: Scheduler) -> Callable[[int], Iterator[tuple[int, QueueKe
     return leased
 
 
-def _deadline_slack(
+def _due_soon(
     scheduler: Scheduler, now_s: float, expected_s: Mapping[str, float], levels: set[int]
-) -> dict[tuple[int, str], float]:
-    """Least time left per (level, type): deadline minus now minus the expected run time."""
+) -> dict[tuple[int, str], list[tuple[float, float]]]:
+    """Per (level, type), the earliest deadlines' jobs (DUE_SCAN per level, so bounded work per round), each
+    as (time left to start it: deadline minus now minus its expected run, that run): the policy's uniform
+    progress counts them one by one, and the rest of the queue as due after them."""
     cutoff = round((now_s + 10 * 365 * 86400) * 1000)
-    slack: dict[tuple[int, str], float] = {}
+    due: dict[tuple[int, str], list[tuple[float, float]]] = {}
     for level in levels:
         for job in scheduler.store.due(level, cutoff, DUE_SCAN):
             if job.deadline_ms is None:
                 continue
-            left = job.deadline_ms / 1000 - now_s - expected_s.get(job.type, 1.0)
-            key = (level, job.type)
-            slack[key] = min(slack.get(key, left), left)
-    return slack
+            run = expected_s.get(job.type, 1.0)
+            due.setdefault((level, job.type), []).append((job.deadline_ms / 1000 - now_s - run, run))
+    return due
 
 
 def scheduled_work_s(schedules: Sequence[CronSchedule], now_s: float, expected_s: Mapping[str, float]) -> float:

@@ -34,6 +34,10 @@ class Demand:
     # work-seconds per second the season says will arrive over the coming start-up lag (forecast.py); None: none
     forecast_work_s: float | None = None
     elastic: bool = False  # runs only on budget left over (config.elastic_levels, or its type says so)
+    # its most pressing queued work, as (seconds until it must start, work-seconds) pairs (a job, or the jobs
+    # due to start about then); the rest of `work_s` is due later. None: not known, and the queue is taken to
+    # be due evenly over the span of its arrivals
+    due: tuple[tuple[float, float], ...] | None = None
 
     @property
     def mean_run_s(self) -> float:

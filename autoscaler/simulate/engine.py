@@ -101,7 +101,8 @@ class Simulation:
         self.below_top_on_od: set[int] = set()  # jobs below the top running on on-demand slots
         self.queue = SimQueue(LEVELS)
         epoch, period = trace.start_epoch_s, self.config.period_s
-        self.watch = QueueWatch(LEVELS, self.work, self.level, self.checkpoint, epoch, period)  # the policy's view
+        waits = self.config.target_wait_s
+        self.watch = QueueWatch(LEVELS, self.work, self.level, self.checkpoint, epoch, period, waits)  # its view
         self.types = {t.name: t for t in trace.market.node_types}
         self.price = {t.name: t.ondemand_price for t in trace.market.node_types}
         self.available = {t.name: True for t in trace.market.node_types}
@@ -172,7 +173,7 @@ class Simulation:
 
     def _arrive(self, job: int) -> None:
         level = self._serve_level(job)
-        self.queue.push(job, level, self.tenant[job], self.left[job])
+        self._queue(job, level)
         self.watch.arrived(job, level, self.arrived[job], self.work[job], self.deadline[job])
         markets = (Market.ON_DEMAND, Market.SPOT) if self.ondemand.allows(level) else (Market.SPOT,)
         for market in markets:
@@ -183,12 +184,20 @@ class Simulation:
                 if self.queue.count[level] == 0:
                     return  # taken by an earlier node
 
+    def _queue(self, job: int, level: int, front: bool = False) -> None:
+        self.queue.push(job, level, self.tenant[job], self.left[job], front=front)
+        deadline = self.deadline[job]
+        wait = self.config.target_wait_s[min(self.level[job], len(self.config.target_wait_s) - 1)]
+        start_by = deadline - self.left[job] if not math.isnan(deadline) else self.arrived[job] + wait
+        self.watch.queued(job, level, start_by, self.left[job])
+
     def _fill(self, node: SimNode) -> None:
         while node.free and node.state == "running":
             popped = self._next_job(node)
             if popped is None:
                 break
             job, level = popped
+            self.watch.started(job)
             node.free -= 1
             node.jobs.add(job)
             if node.market is Market.ON_DEMAND and level > 0:
@@ -277,7 +286,7 @@ class Simulation:
             self.result.work_lost_s += done - saved
             self.left[job] -= saved
             self.run_id[job] += 1
-            self.queue.push(job, self._serve_level(job), self.tenant[job], self.left[job], front=True)
+            self._queue(job, self._serve_level(job), front=True)
             self.result.jobs_preempted += 1
             self.preempted[job] = True
         node.jobs.clear()

@@ -18,6 +18,8 @@ from autoscaler.snapshot import Demand
 
 CRON_TICK_S = 0.001  # a job that arrives within this of the top of an hour is a cron tick's
 HOUR_S = 3600
+DUE_STEP_S = 60.0  # queued work is told by when it must start in steps of this
+DUE_WINDOW_S = 7200.0  # ... up to this far ahead (the policy buys on-demand for less than that ahead)
 
 
 class QueueWatch:
@@ -29,6 +31,7 @@ class QueueWatch:
         checkpoint: Sequence[float],
         epoch_s: float,
         period_s: float,
+        target_wait_s: Sequence[float],
     ) -> None:
         self.levels = levels
         self.epoch_s = epoch_s  # the calendar time of the simulation's t = 0
@@ -44,6 +47,13 @@ class QueueWatch:
         self.hourly_work: list[dict[int, float]] = [{} for _ in range(levels)]
         self._first_hour: int | None = None
         self.shape = level_shapes(levels, level, work, checkpoint)  # (mean run, mean lost run) per level
+        # queued work per level by the step in which it must start (its deadline less its work, else its
+        # arrival plus its level's target wait); steps gone by are folded into `late`
+        self.target_wait_s = tuple(target_wait_s)
+        self.due: list[dict[int, float]] = [{} for _ in range(levels)]
+        self.late = [0.0] * levels
+        self._late_before: int | None = None  # steps before this one are in `late`
+        self._due_of: dict[int, tuple[int, int, float]] = {}  # queued job -> (level, step, work)
         self.wave_work = 0.0  # work of the jobs that arrived at the top of the current hour
         self.wave_level = 1
         self._wave_hour = -1
@@ -64,6 +74,56 @@ class QueueWatch:
                 self._wave_hour, self.wave_work, self.wave_level = int(hour), 0.0, level
             self.wave_work += work_s
             self.wave_level = min(self.wave_level, level)
+
+    def queued(self, job: int, level: int, start_by_s: float, work_s: float) -> None:
+        """A job waits (again) at `level` and must start by `start_by_s` (simulation time)."""
+        step = math.floor(start_by_s / DUE_STEP_S)
+        self._due_of[job] = (level, step, work_s)
+        if self._late_before is not None and step < self._late_before:
+            self.late[level] += work_s
+        else:
+            self.due[level][step] = self.due[level].get(step, 0.0) + work_s
+
+    def started(self, job: int) -> None:
+        found = self._due_of.pop(job, None)
+        if found is None:
+            return
+        level, step, work = found
+        if self._late_before is not None and step < self._late_before:
+            self.late[level] = max(0.0, self.late[level] - work)
+        else:
+            left = self.due[level].get(step, 0.0) - work
+            if left > 1e-9:
+                self.due[level][step] = left
+            else:
+                self.due[level].pop(step, None)
+
+    def due_soon(self, level: int, now_s: float) -> tuple[tuple[float, float], ...]:
+        """(seconds until it must start, work-seconds) per step of the level's queued work due within
+        DUE_WINDOW_S, work already late first (at 0)."""
+        self._fold(now_s)
+        first = math.floor(now_s / DUE_STEP_S)
+        due = self.due[level]
+        soon = [(0.0, self.late[level])] if self.late[level] > 1e-9 else []
+        for step in range(first, first + int(DUE_WINDOW_S / DUE_STEP_S) + 1):
+            work = due.get(step)
+            if work:
+                soon.append((max(0.0, step * DUE_STEP_S - now_s), work))
+        return tuple(soon)
+
+    def _fold(self, now_s: float) -> None:
+        """Steps that have begun are late: their work moves into `late` (bounded work per round: one step
+        a round, after the first round's sweep)."""
+        first = math.floor(now_s / DUE_STEP_S)
+        if self._late_before is None:
+            for level, due in enumerate(self.due):
+                for step in [step for step in due if step < first]:
+                    self.late[level] += due.pop(step)
+        else:
+            for step in range(self._late_before, first):
+                for level, due in enumerate(self.due):
+                    self.late[level] += due.pop(step, 0.0)
+        self._late_before = max(first, self._late_before or first)
 
     def round_over(self) -> None:
         self.stream.add(self.period_s, dict(enumerate(self._arrived_work)))
@@ -124,6 +184,7 @@ class QueueWatch:
             forecast_work_s=forecast.get(level),
             run_s=work / count if count else run,
             lost_run_s=lost,
+            due=self.due_soon(level, now_s),
         )
 
 
