@@ -54,7 +54,10 @@ class SpotOutlook:
     loss_per_hour: float  # share of the running spot slots that reclaims took in the last hour
     startup_lag_s: float
     period_s: float
-    late_s: float  # work already due when new capacity arrives is given this long after it
+    # work already due when new capacity arrives is given this long after it: one round. The start-up lag is
+    # an estimate (300 s by default, 1 to 4 minutes in the simulator), so work that looks late by it is often
+    # still saved by capacity bought at once; a longer allowance misses those deadlines to save a little
+    late_s: float
     lookahead_s: float  # only work that must start within this (after the lead) is bought on-demand
     why_not: str = ""  # why no spot type can be launched
 
@@ -99,7 +102,7 @@ def spot_outlook(snapshot: Snapshot, config: AutoscalerConfig) -> SpotOutlook:
         loss,
         config.startup_lag_s,
         config.period_s,
-        max(config.startup_lag_s, config.min_horizon_s),
+        config.period_s,
         config.ondemand_lookahead_s,
         why_not,
     )
@@ -116,7 +119,7 @@ def trusting_outlook(config: AutoscalerConfig, running: float = math.inf) -> Spo
         0.0,
         config.startup_lag_s,
         config.period_s,
-        max(config.startup_lag_s, config.min_horizon_s),
+        config.period_s,
         config.ondemand_lookahead_s,
     )
 

@@ -38,16 +38,18 @@ def test_background_work_is_sized_to_its_horizon_plus_slack_over_two_types():
 
 
 def test_urgent_work_beyond_the_floor_goes_on_demand_when_no_spot_node_can_take_it_in_time():
-    # a 60 s SLA: no new spot node (300 s start-up) can take it, and no spot node is running: 3000 work-s
-    # over the 300 s lag need 10 slots; the idle floor (4 slots) takes 4, on-demand the other 6 (x 1.25)
-    assert plan(demand=(work(0, 3000),))[0] == {"od": 2}
-    assert plan(demand=(work(0, 600),))[0] == {}  # 2 slots: the floor covers it
+    # 100 urgent jobs of 30 s must start within 60 s: capacity bought now arrives after the 300 s start-up lag
+    # and a round, so they are late whatever is bought, and are given one round (60 s) once it is there:
+    # 3000 / 60 = 50 slots, of which the idle floor (4 slots) takes 4; 46 x 1.25 on demand: 16 nodes in all
+    assert plan(demand=(work(0, 3000),))[0] == {"od": 15}
+    assert plan(demand=(work(0, 120),))[0] == {}  # 2 slots: the floor covers it
 
 
 def test_urgent_work_beyond_the_floor_takes_idle_running_spot_slots_first():
     nodes = (node("od-1", "od"), node("a1"), node("a2"))  # 8 idle spot slots, up now
     decision = decide(snap(nodes=nodes, demand=(work(0, 3000),)), CONFIG)
-    assert decision.launches == {} and decision.ondemand_levels == ()
+    assert decision.ondemand_for == {0: pytest.approx(46 - 8)}  # the rest of the 46 above on demand
+    assert decision.launches == {"od": 12}  # 4 + 38 x 1.25 = 51.5 slots: 13 nodes
 
 
 def test_a_deadline_closer_than_the_horizon_shortens_it():
