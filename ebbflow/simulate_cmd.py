@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,12 @@ POLICY_HELP = (
     "node_types_file",
     type=click.Path(exists=True, dir_okay=False),
     help="node types file; default: autoscaler.node_types, else the generator's",
+)
+@click.option(
+    "--checkpoints",
+    "checkpoints_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="job type -> seconds between its checkpoints (.json or .toml); default: the generated week's own",
 )
 @click.option("--jobs", type=click.IntRange(min=1), default=1_000_000, show_default=True, help="generated week's jobs")
 @click.option("--seed", type=int, default=7, show_default=True, help="generated week's seed")
@@ -61,6 +68,7 @@ def simulate(
     arrivals: str | None,
     spot: str | None,
     node_types_file: str | None,
+    checkpoints_file: str | None,
     jobs: int,
     seed: int,
     market: str,
@@ -87,6 +95,8 @@ def simulate(
     config_path = getattr(ctx.obj, "config_path", None)
     trace, title = _trace(config_path, arrivals, spot, node_types_file, jobs, seed, market)
     trace, title = _window(trace, title, start_s, duration_s)
+    if checkpoints_file is not None:
+        trace = _with_checkpoints(trace, checkpoints_file)
     console = render.make_console()
     with policy_progress(console) as advance:
         config = SimConfig(billing="hour" if billing == "hour" else "second", warmup_s=warmup)
@@ -144,6 +154,16 @@ def _window(trace: Trace, title: str, start_s: float | None, duration_s: float |
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="'--start' / '--duration'") from err
     return part, f"{title}, {part.duration_s / 3600:,.1f} h from {start / 3600:,.1f} h"
+
+
+def _with_checkpoints(trace: Trace, path: str) -> Trace:
+    from autoscaler.simulate.trace_checkpoints import read_checkpoints
+
+    try:
+        every = read_checkpoints(path)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="'--checkpoints'") from err
+    return dataclasses.replace(trace, checkpoint_s=every)
 
 
 def _bound() -> Callable[[Trace], float]:

@@ -12,10 +12,11 @@ from autoscaler.simulate.bound import lower_bound
 from autoscaler.simulate.chart import draw
 from autoscaler.simulate.compare import POLICIES, compare, make_policy
 from autoscaler.simulate.generate import MARKET_SHAPES
+from autoscaler.simulate.model import Trace
 from autoscaler.simulate.traces import write_trace
 from dispatcher.markets import Market
 from ebbflow.cli import main
-from tests.autoscaler.simulate.small import random_day
+from tests.autoscaler.simulate.small import START, arrivals, market, random_day
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +152,25 @@ def test_the_market_baselines_serve_every_level_and_stay_above_the_bound(day) ->
     assert all(level.unfinished == 0 for level in ondemand.levels)
     assert all(level.unfinished == 0 for level in uniform.levels) and uniform.total_cost >= bound * 0.98
     assert result.ondemand_autoscaled_cost == pytest.approx(ondemand.total_cost)
+
+
+def test_checkpoints_of_a_trace_file_bound_the_work_a_reclaim_loses(tmp_path: Path) -> None:
+    # background jobs of 600 s on spot, every spot node reclaimed each hour: checkpoints every 60 s lose less
+    at = [20.0 * k for k in range(1080)]  # one every 20 s for 6 hours: 30 slots' worth
+    waves = [(3600.0 * h, k, float("nan"), -1, 1.0) for h in (1, 2, 3, 4, 5) for k in (0, 1)]
+    day = Trace(arrivals(at, [3] * len(at), [600.0] * len(at)), market(waves), 8 * 3600.0, START)
+    types = tmp_path / "types.json"
+    write_trace(day, tmp_path / "arrivals.csv", tmp_path / "spot.csv", types)
+    args = ["simulate", "--arrivals", str(tmp_path / "arrivals.csv"), "--spot", str(tmp_path / "spot.csv")]
+    args += ["--node-types", str(types), "--policy", "ours", "--no-bound", "--chart", str(tmp_path / "c.png")]
+    (tmp_path / "every.json").write_text('{"job": 60}')
+    lost = {}
+    for name, extra in (("none", []), ("every 60 s", ["--checkpoints", str(tmp_path / "every.json")])):
+        out = tmp_path / f"{len(extra)}.json"
+        result = CliRunner().invoke(main, [*args, *extra, "--json", str(out)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        lost[name] = json.loads(out.read_text())["policies"][0]["work_lost_h"]
+    assert lost["none"] > 0 and lost["every 60 s"] < lost["none"] / 2
+    (tmp_path / "bad.json").write_text('{"job": -5}')
+    refused = CliRunner().invoke(main, [*args, "--checkpoints", str(tmp_path / "bad.json")])
+    assert refused.exit_code == 2 and "job: -5" in refused.output and "--checkpoints" in refused.output
