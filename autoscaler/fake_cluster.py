@@ -5,10 +5,11 @@ process starts each worker node as a real raylet on this machine when Ray's auto
 one, and kills it when the autoscaler terminates it. Worker node types come from `autoscaler.fleet.NodeType`
 and look like the project's real nodes (dispatcher/markets.py): `{market resource: slots, CPU: slots}`, the
 label `market-type`, plus the node type's own resource (one unit) by which `RayFleet` asks for exactly that
-type. Every port is a free one (never Redis's 6379), the temp dir is our own short one, and `shutdown()`
-kills only this cluster's processes, by pid (never `ray stop --force`). The caller connects its own driver
-with `ray.init(address=cluster.address)`, and should `ray.shutdown()` it before `shutdown()` (which
-does it if the caller forgot).
+type. `refuse(names)` takes capacity away from node types (their launches then fail as a cloud's do when it
+has none: dispatcher/fake_provider.py), or gives it back. Every port is a free one (never Redis's 6379), the
+temp dir is our own short one, and `shutdown()` kills only this cluster's processes, by pid (never `ray stop
+--force`). The caller connects its own driver with `ray.init(address=cluster.address)`, and should
+`ray.shutdown()` it before `shutdown()` (which does it if the caller forgot).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from dispatcher.cluster_base import (
     this_process_and_ancestors,
     with_descendants,
 )
+from dispatcher.fake_provider import NO_CAPACITY_KEY
 from dispatcher.markets import MARKET_LABEL, MARKET_RESOURCE
 
 HEAD_NODE_ID = "f" * 51 + "00000"  # the fake provider's id for the head; v2 needs the head raylet to carry it
@@ -91,13 +93,14 @@ class FakeAutoscalingCluster(ClusterBase):
             "provider": {
                 # = type fake_multinode, whose defaults file (fake_multi_node/example.yaml) the 2.60 wheel lacks
                 "type": "external",
-                "module": "ray.autoscaler._private.fake_multi_node.node_provider.FakeMultiNodeProvider",
+                "module": "dispatcher.fake_provider.MarketProvider",  # Ray's fake provider, plus `refuse`
                 "gcs_address": gcs_address,  # without it the fake workers would join <ip>:6379
                 "use_node_id_as_ip": True,
                 "disable_node_updaters": True,
                 "disable_launch_config_check": True,
                 "launch_multiple": True,  # v2 launches several nodes per request
                 "head_node_id": HEAD_NODE_ID,
+                NO_CAPACITY_KEY: self._no_capacity_file(),
             },
             "head_node_type": HEAD_TYPE,
             "upscaling_speed": 1.0,
@@ -105,6 +108,15 @@ class FakeAutoscalingCluster(ClusterBase):
             "available_node_types": types,
             **_EMPTY_KEYS,
         }
+
+    def refuse(self, node_types: Iterable[str]) -> None:
+        """From now on, launches of these node types fail for want of capacity (an empty list: none do)."""
+        Path(self._no_capacity_file()).write_text("".join(f"{name}\n" for name in node_types))
+
+    def _no_capacity_file(self) -> str:
+        if self._temp_dir is None:
+            raise RuntimeError("the cluster is not running")
+        return str(Path(self._temp_dir, "no-capacity"))
 
     def start(self) -> str:
         """Start the head (and its autoscaler); returns the GCS address. Worker nodes come when asked for."""

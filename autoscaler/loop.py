@@ -43,6 +43,7 @@ class Autoscaler:
         schedules: Sequence[CronSchedule] = (),
         clock: Callable[[], float] = time.time,
         unplaced: Callable[[], Mapping[tuple[int, str], int]] | None = None,
+        ondemand_below_top: Callable[[], int] | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.fleet = fleet
@@ -53,6 +54,10 @@ class Autoscaler:
         self.clock = clock
         # (level, type) -> jobs the dispatcher in this process holds without a slot (see observe.queued_demand)
         self.unplaced = unplaced
+        # on-demand slots that dispatcher's jobs below the top level hold (the levels its decisions sent there):
+        # without it, need.py takes every busy on-demand slot for the top level's, and the reserve it keeps for
+        # the top level grows with the very jobs the on-demand slots were bought for
+        self.ondemand_below_top = ondemand_below_top
         self.actions: deque[Action] = deque()
         self.errors: deque[FleetError] = deque()
         self.vanished: deque[tuple[float, str]] = deque()  # (when, node type) of nodes gone undrained
@@ -102,7 +107,9 @@ class Autoscaler:
         )
         self._note_vanished(snapshot, now)
         # counted after the fleet was read, so a node gone since the last round counts in this one
-        return dataclasses.replace(snapshot, preemptions=Counter(node_type for _, node_type in self.vanished))
+        preemptions = Counter(node_type for _, node_type in self.vanished)
+        below_top = 0 if self.ondemand_below_top is None else self.ondemand_below_top()
+        return dataclasses.replace(snapshot, preemptions=preemptions, ondemand_busy_below_top=below_top)
 
     def act(self, decision: Decision, now: float) -> None:
         for name, count in decision.launches.items():

@@ -1,11 +1,12 @@
 """The dispatcher: leases jobs in MLFQ order and runs them as Ray tasks on spot and on-demand nodes.
 
 One thread, one loop (`step`): read the pools' sizes from Ray, lease only as many jobs as free slots can
-take (so the MLFQ, not Ray's FIFO, decides what starts next), place them (`placement.place`), start one
-Ray task per batch, then report finished tasks to the scheduler: ack, fail with the traceback, or release
-the jobs of a node that died. Every job it holds is heartbeated, so a dispatcher that dies simply lets its
-leases expire and the jobs run again; a dispatcher that falls behind finds its leases fenced off and
-counts those jobs as lost, never overwriting a newer run.
+take (so the MLFQ, not Ray's FIFO, decides what starts next), place them (`placement.place`, following the
+autoscaler's on-demand plan while it is live: `follow`), start one Ray task per batch, then report
+finished tasks to the scheduler: ack, fail with the traceback, or release the jobs of a node that died.
+Every job it holds is heartbeated, so a dispatcher that dies simply lets its leases expire and the jobs run
+again; a dispatcher that falls behind finds its leases fenced off and counts those jobs as lost, never
+overwriting a newer run.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from dispatcher.config import DispatcherConfig
 from dispatcher.context import SchedulerSource
 from dispatcher.inflight import DispatchCounts, Held, RunningTask
 from dispatcher.markets import MARKET_RESOURCE, Market
+from dispatcher.ondemand_plan import NO_PLAN, TOP_LEVEL, OnDemandPlan, PlacementAdvice, next_plan
 from dispatcher.outcomes import classify, describe
-from dispatcher.placement import TOP_LEVEL, PoolState, TaskPlan, place
+from dispatcher.placement import PoolState, TaskPlan, place
 from dispatcher.task import JobResult, run_jobs
 from scheduler.errors import SchedulerError, StaleLeaseError, StoreUnavailableError
 from scheduler.job import JobState, Lease
@@ -68,6 +70,9 @@ class Dispatcher:
         registry = scheduler.registry
         self.types = {type_name: registry.get(type_name) for type_name in registry.names()}
         self._runners = {n: t.run for n, t in self.types.items() if t.run is not None}
+        # a type that may run on on-demand below the top whatever the plan: any level may use the room there
+        self._ondemand_types = any(t.markets in ("any", "on-demand") for t in self.types.values())
+        self.ondemand_plan: OnDemandPlan = NO_PLAN  # the autoscaler's word on lower levels (`follow`)
         self.sizer = BatchSizer(self.config.target_task_s, self.config.max_batch)
         self.counts = DispatchCounts()
         self.held: list[Held] = []
@@ -142,14 +147,27 @@ class Dispatcher:
 
     # -- leasing and starting ------------------------------------------------------------------------
 
+    def follow(self, advice: PlacementAdvice, period_s: float) -> OnDemandPlan:
+        """Take an autoscaler decision's word on where lower levels may run (`ondemand_levels` beyond
+        `ondemand_reserve`), good for a few of its periods on this dispatcher's clock (ondemand_plan.py);
+        a held decision leaves the plan, and its expiry, as they were. Returns the plan now followed."""
+        self.ondemand_plan = next_plan(self.ondemand_plan, advice, self._clock(), period_s)
+        return self.ondemand_plan
+
+    def ondemand_below_top(self) -> int:
+        """On-demand slots its tasks below the top level hold now: for the autoscaler, which must not count
+        them in the reserve it keeps for the top level."""
+        return self.pools().busy_ondemand_below_top
+
     def pools(self) -> PoolState:
         busy: Counter[Market] = Counter(task.plan.market for task in self.running.values())
         below_top = sum(1 for t in self.running.values() if t.plan.market is Market.ON_DEMAND and not t.plan.top)
-        return PoolState(self.slots, busy, below_top, self.config.ondemand_floor_slots)
+        floor = self.config.ondemand_floor_slots
+        return PoolState(self.slots, busy, below_top, floor, self.ondemand_plan, self._clock())
 
     def _start_more(self, now: float) -> None:
         pools = self.pools()
-        levels = _levels_to_lease(pools)
+        levels = _levels_to_lease(pools, self._ondemand_types)
         wanted = self._lease_count(pools)
         if levels is not NO_LEVELS and wanted > 0:
             leases = self.scheduler.lease(wanted, self.name, levels)
@@ -227,7 +245,7 @@ class Dispatcher:
 
     def _wait_s(self) -> float:
         pools = self.pools()
-        return self.config.poll_s if _levels_to_lease(pools) is not NO_LEVELS else IDLE_WAIT_S
+        return self.config.poll_s if _levels_to_lease(pools, self._ondemand_types) is not NO_LEVELS else IDLE_WAIT_S
 
     # -- finished tasks ------------------------------------------------------------------------------
 
@@ -437,10 +455,15 @@ class Dispatcher:
             self._heartbeat_if_due(self._clock())
 
 
-def _levels_to_lease(pools: PoolState) -> list[int] | None:
-    """None: any level may start now. [TOP_LEVEL]: only the on-demand floor is free. NO_LEVELS: nothing is."""
-    if pools.free(Market.SPOT) > 0 or pools.ondemand_room_below_top() > 0:
+def _levels_to_lease(pools: PoolState, ondemand_types: bool) -> list[int] | None:
+    """The levels whose jobs can start now, so that no job is leased only to wait for a slot. None: any
+    level (a spot slot is free, or on-demand room beyond the reserve and `ondemand_types`: some type may use
+    it at any level). With spot full: the top level, plus the levels the live plan sends to the on-demand
+    room when there is some. NO_LEVELS: nothing can start."""
+    if pools.free(Market.SPOT) > 0:
         return None
+    if pools.ondemand_room_below_top() > 0:
+        return None if ondemand_types else [TOP_LEVEL, *pools.planned_levels()]
     if pools.free(Market.ON_DEMAND) > 0:
         return [TOP_LEVEL]
     return NO_LEVELS

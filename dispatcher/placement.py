@@ -3,8 +3,12 @@
 Rules (ARCHITECTURE.md, "dispatcher/"):
 * Jobs are considered in MLFQ order: level first, then the order the scheduler leased them in.
 * A type's `markets` says where its jobs may run. Without one, the top level may use either market
-  (on-demand first: that is what the floor is for) and every other level uses spot.
-* `ondemand_floor_slots` on-demand slots serve the top level only; the rest serve any job allowed there.
+  (on-demand first: that is what the floor is for) and every other level uses spot, except a level the
+  autoscaler's live plan lists (ondemand_plan.py: spot cannot deliver its work in time, so on-demand was
+  bought for it): spot first, then on-demand.
+* The on-demand slots kept for the top level (the reserve: `ondemand_floor_slots`, or the live plan's
+  reserve when larger) serve the top level only; the rest serve any job allowed there. A type with
+  `markets = "spot"` never leaves spot, whatever the plan says.
 * A type at its concurrency cap (all pools, or on spot where spot is its only market) is deferred: handed
   back to the queue for a moment instead of holding a leased job that cannot start.
 * A job that finds no free slot in its markets keeps waiting in the dispatcher's small buffer.
@@ -18,27 +22,42 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dispatcher.markets import Market
+from dispatcher.ondemand_plan import NO_PLAN, TOP_LEVEL, OnDemandPlan
 from scheduler.job import Lease
 from scheduler.registry import JobType, MarketRule
 
-TOP_LEVEL = 0
+__all__ = ["TOP_LEVEL", "Placement", "PoolState", "TaskPlan", "markets_for", "place"]
 
 
 @dataclass(frozen=True, slots=True)
 class PoolState:
-    """Slots per market: how many exist, and how many of them our tasks occupy."""
+    """Slots per market: how many exist, how many of them our tasks occupy, and the autoscaler's plan for
+    the on-demand ones as of `now_s` (the dispatcher's clock; a plan past its `until_s` counts as none)."""
 
     capacity: Mapping[Market, int]
     busy: Mapping[Market, int]
     busy_ondemand_below_top: int = 0  # on-demand slots held by tasks of levels below the top
-    floor: int = 0  # on-demand slots kept for the top level
+    floor: int = 0  # on-demand slots always kept for the top level
+    plan: OnDemandPlan = NO_PLAN
+    now_s: float = 0.0
 
     def free(self, market: Market) -> int:
         return max(0, self.capacity.get(market, 0) - self.busy.get(market, 0))
 
+    def reserve(self) -> int:
+        """On-demand slots kept for the top level: the floor, or the live plan's reserve when larger."""
+        return max(self.floor, self.plan.reserve_at(self.now_s))
+
     def ondemand_room_below_top(self) -> int:
-        shared = self.capacity.get(Market.ON_DEMAND, 0) - self.floor
+        shared = self.capacity.get(Market.ON_DEMAND, 0) - self.reserve()
         return max(0, min(self.free(Market.ON_DEMAND), shared - self.busy_ondemand_below_top))
+
+    def planned(self, level: int) -> bool:
+        """Does the live plan let this level (below the top, no `markets` rule) use on-demand slots?"""
+        return level != TOP_LEVEL and self.plan.allows(level, self.now_s)
+
+    def planned_levels(self) -> list[int]:
+        return sorted(level for level in self.plan.levels if self.planned(level))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +77,19 @@ class Placement:
     waiting: list[Lease] = field(default_factory=list)  # no free slot in its markets yet
 
 
-def markets_for(rule: MarketRule | None, level: int) -> tuple[Market, ...]:
-    """The markets a job may use, in the order they are tried."""
+def markets_for(rule: MarketRule | None, level: int, planned: bool = False) -> tuple[Market, ...]:
+    """The markets a job may use, in the order they are tried; `planned`: the autoscaler's live plan lists
+    its level (only a type without a rule heeds it: "spot" stays on spot, "any" may go on-demand anyway)."""
     top = level == TOP_LEVEL
     if rule == "spot":
         return (Market.SPOT,)
     if rule == "on-demand":
         return (Market.ON_DEMAND,)
-    if rule == "any":
-        return (Market.ON_DEMAND, Market.SPOT) if top else (Market.SPOT, Market.ON_DEMAND)
-    return (Market.ON_DEMAND, Market.SPOT) if top else (Market.SPOT,)
+    if top:
+        return (Market.ON_DEMAND, Market.SPOT)
+    if rule == "any" or planned:
+        return (Market.SPOT, Market.ON_DEMAND)
+    return (Market.SPOT,)
 
 
 @dataclass(slots=True)
@@ -143,7 +165,7 @@ def place(
 def _choose_market(book: _Book, job_type: JobType, level: int) -> tuple[Market | None, bool]:
     """The first allowed market with a free slot and room under the caps; else (None, whether a cap stopped it)."""
     capped = False
-    for market in markets_for(job_type.markets, level):
+    for market in markets_for(job_type.markets, level, book.pools.planned(level)):
         if book.room(job_type, market) <= 0:
             capped = True
             continue

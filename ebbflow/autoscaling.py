@@ -80,8 +80,10 @@ def make_autoscaler(
     fleet: Fleet,
     busy_slots: Callable[[], Mapping[Market, int]],
     unplaced: Callable[[], Mapping[tuple[int, str], int]] | None = None,
+    ondemand_below_top: Callable[[], int] | None = None,
 ) -> Autoscaler:
-    """`unplaced`: the dispatcher's leased-but-waiting jobs, when it runs in this process (the head)."""
+    """`unplaced`: the dispatcher's leased-but-waiting jobs, and `ondemand_below_top`: the on-demand slots its
+    jobs below the top level hold, when it runs in this process (the head)."""
     scaling = settings.autoscaler
     return Autoscaler(
         scheduler,
@@ -91,4 +93,5 @@ def make_autoscaler(
         busy_slots,
         schedules=settings.cron,
         unplaced=unplaced,
+        ondemand_below_top=ondemand_below_top,
     )

@@ -1,5 +1,6 @@
 """The head service: the dispatcher onto Ray, plus the scheduler's maintenance, cron and (when
-`autoscaler.enabled`) the autoscaler, in one process.
+`autoscaler.enabled`) the autoscaler, in one process; each autoscaler decision is handed to the dispatcher,
+which places lower levels on the on-demand slots bought for them (`Dispatcher.follow`).
 
 Everything runs on one thread between dispatcher steps (a store connection is not shared across threads),
 each on its own period. SIGTERM or Ctrl-C drains the dispatcher: no new leases, running jobs get
@@ -94,8 +95,12 @@ def run_head(
         Every(settings.head.report_every_s, lambda: log.info("%s", dispatcher.counts.summary())),
     ]
     if settings.autoscaler.enabled:
-        autoscaler = make_autoscaler(settings, scheduler, open_fleet(settings), busy_slots, dispatcher.unplaced)
-        hooks.append(Every(settings.autoscaler.period_s, autoscaler.tick))
+        fleet = open_fleet(settings)
+        below_top = dispatcher.ondemand_below_top
+        autoscaler = make_autoscaler(settings, scheduler, fleet, busy_slots, dispatcher.unplaced, below_top)
+        period_s = settings.autoscaler.period_s
+        # each decision says which lower levels may use the on-demand slots it bought (dispatcher/ondemand_plan.py)
+        hooks.append(Every(period_s, lambda: dispatcher.follow(autoscaler.tick(), period_s)))
     metrics = None
     if settings.head.metrics:
         decision_log = settings.autoscaler.log_path if settings.autoscaler.enabled else None

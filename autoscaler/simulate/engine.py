@@ -175,7 +175,12 @@ class Simulation:
         level = self._serve_level(job)
         self._queue(job, level)
         self.watch.arrived(job, level, self.arrived[job], self.work[job], self.deadline[job])
-        markets = (Market.ON_DEMAND, Market.SPOT) if self.ondemand.allows(level) else (Market.SPOT,)
+        # as the dispatcher tries them: the top level on-demand first (its reserve), a level the decision
+        # sends to on-demand spot first, then the on-demand slots bought for it
+        if level == 0:
+            markets: tuple[Market, ...] = (Market.ON_DEMAND, Market.SPOT)
+        else:
+            markets = (Market.SPOT, Market.ON_DEMAND) if self.ondemand.allows(level) else (Market.SPOT,)
         for market in markets:
             for node in list(self.free_nodes[market].values()):
                 self._fill(node)

@@ -108,3 +108,17 @@ def test_jobs_the_dispatcher_holds_without_a_slot_are_demand(scheduler, tmp_path
     assert [(name, count) for name, count, _ in fleet.launched] == [("spot-a", 1)]
     assert DecisionLog(tmp_path / "decisions.jsonl").tail(1)[0]["pending"] == 2000
     assert decision.need_slots[Market.SPOT] > 0
+
+
+def test_ondemand_slots_the_dispatcher_holds_below_the_top_are_not_the_top_levels(scheduler, tmp_path):
+    # given an on-demand node whose 4 slots all run jobs below the top level (levels its plan sent there)
+    fleet = FakeFleet(TYPES, PRICES, [FleetNode("od-1", "od", "running", 0, running_jobs=4)])
+    blind = make(scheduler, tmp_path, fleet)
+    blind.busy_slots = lambda: {Market.SPOT: 0, Market.ON_DEMAND: 4}
+    # without the dispatcher's word, they count as the top level's and the reserve kept for it grows by them
+    assert blind.tick(dry_run=True).ondemand_reserve == 4
+    # when the dispatcher in this process says which on-demand slots its lower levels hold, they do not
+    seeing = make(scheduler, tmp_path, fleet)
+    seeing.busy_slots = blind.busy_slots
+    seeing.ondemand_below_top = lambda: 4
+    assert seeing.tick(dry_run=True).ondemand_reserve == 0

@@ -4,11 +4,14 @@ driver's working directory on the workers' path) and record what happened in Red
     <key>:runs     hash  job id -> how many times its run started
     <key>:on       hash  job id -> the node its latest run started on
     <key>:effects  hash  job id -> JSON {node, start, end, ...}, written once (HSETNX: an idempotent effect)
+
+Times are epoch seconds (`time.time()`), comparable with a job's deadline_ms / 1000.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from functools import cache
@@ -18,6 +21,7 @@ import ray
 import redis
 
 from dispatcher.context import JobInterrupted
+from dispatcher.markets import MARKET_RESOURCE
 from scheduler.job import JSONValue
 from scheduler.registry import JobType
 
@@ -89,6 +93,37 @@ def run_fenced(payload: Any, ctx: Any) -> None:
     _effect(payload, ctx, started, run=run)
 
 
+def _market() -> str | None:
+    """The market this task was placed in: the market resource Ray assigned to it (the dispatcher asks for one
+    unit of its pool's resource per task)."""
+    assigned = ray.get_runtime_context().get_assigned_resources()
+    return next((market.value for market, resource in MARKET_RESOURCE.items() if assigned.get(resource)), None)
+
+
+def run_market(payload: Any, ctx: Any) -> None:
+    """Works payload.sleep seconds, then records the market it ran in."""
+    started = _started(payload, ctx)
+    time.sleep(payload.get("sleep", 0))
+    _effect(payload, ctx, started, market=_market())
+
+
+STEP_S = 0.5
+
+
+def run_steps(payload: Any, ctx: Any) -> None:
+    """Works payload.sleep seconds in steps of STEP_S, saving {"done": steps} after each; a run that starts
+    from a checkpoint goes on from there, and one on a draining node stops at the next step (the checkpoint
+    kept). Records the market it finished in and the step it resumed from."""
+    started = _started(payload, ctx)
+    first = ctx.checkpoint["done"] if ctx.checkpoint is not None else 0
+    for step in range(first, math.ceil(payload.get("sleep", 0) / STEP_S)):
+        if ctx.stop_requested():
+            raise JobInterrupted("node draining")
+        time.sleep(STEP_S)
+        ctx.save_checkpoint({"done": step + 1})
+    _effect(payload, ctx, started, market=_market(), resumed_from=first)
+
+
 REC = JobType("t-rec", RECORD_SCHEMA, expected_run_s=0.3, run=run_record)
 REC_SPOT = JobType(
     "t-rec-spot", RECORD_SCHEMA, expected_run_s=0.3, run=run_record, markets="spot", max_spot_concurrency=2
@@ -101,7 +136,10 @@ BOOM = JobType("t-boom", None, run=run_boom)
 RESUME = JobType("t-resume", RECORD_SCHEMA, run=run_resume, markets="any")
 DRAINABLE = JobType("t-drainable", RECORD_SCHEMA, expected_run_s=5, run=run_drainable, markets="any")
 FENCED = JobType("t-fenced", RECORD_SCHEMA, expected_run_s=1, run=run_fenced)
-TYPES = (FENCED, REC, REC_SPOT, REC_ANY, REC_OD, TINY, HANG, BOOM, RESUME, DRAINABLE)
+# no markets rule: the dispatcher's default one
+MARKET = JobType("t-market", RECORD_SCHEMA, expected_run_s=2, run=run_market)
+STEPS = JobType("t-steps", RECORD_SCHEMA, expected_run_s=8, run=run_steps, checkpoint_every_s=STEP_S)
+TYPES = (FENCED, REC, REC_SPOT, REC_ANY, REC_OD, TINY, HANG, BOOM, RESUME, DRAINABLE, MARKET, STEPS)
 
 
 def effects(key: str) -> dict[str, dict[str, Any]]:
