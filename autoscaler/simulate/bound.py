@@ -5,15 +5,16 @@ where it does not).
 Why it is a bound
 -----------------
 Any real schedule, the autoscaler's included, must do every job's work between the job's arrival and its
-due time, on slots that existed at that moment and were paid for at that moment's price. Cut time into
-steps of `step_s`: such a schedule gives a feasible point of the LP below (per step, the slot-hours each
-node type was paid for and the work each job got done then), and the LP prices a slot-hour at the lowest
-price its type had anywhere in the step and lets a job use all of its first and last step, so that point
-costs the LP no more than the schedule paid. The LP drops only what can raise a real cost: whole nodes and
-whole jobs on one slot (integrality), start-up lag, the queue order, work lost to preemption, billing
-coarser than a second. So its optimum is at most the cost of any schedule that meets the same due times.
-Costs are counted per second whatever `billing` says: an hourly bill is at least the per-second one, so
-the figure stays a bound (it is not rounded up to hours).
+due time, on slots that existed at that moment and were paid for at that moment's price, and runs each job
+on one slot at a time. Cut time into steps of `step_s`: such a schedule gives a feasible point of the LP
+below (per step, the slot-hours each node type was paid for and the work each job got done then, which is
+at most the part of the step inside the job's window), and the LP prices a slot-hour at the lowest price
+its type had anywhere in the step, so that point costs the LP no more than the schedule paid. The LP drops
+only what can raise a real cost: whole nodes (integrality); a job on the same slot throughout (only its
+work per step is capped, and jobs of a group share their caps); start-up lag; the queue order; work lost
+to preemption; billing coarser than a second. So its optimum is at most the cost of any schedule that
+meets the same due times. Costs are counted per second whatever `billing` says: an hourly bill is at least
+the per-second one, so the figure stays a bound (it is not rounded up to hours).
 
 Due times: a job's deadline if it has one; otherwise arrival + `sla_s[level]` (the level's target wait)
 + the job's work, as a job started within its target wait is done by then; with no (or an infinite)
@@ -22,7 +23,9 @@ target, `end_s` (default: the trace end).
 No schedule, no bound: a job whose window has no step where a type it may use can have nodes (with
 `ondemand_levels="top"`, a job below level 0 with no spot capacity throughout its window) makes
 `lower_bound` raise ValueError naming how many and the first (bound_servable), as a deadline before its
-arrival does, rather than return a NaN that hides which jobs and which option are at fault.
+arrival does, rather than return a NaN that hides which jobs and which option are at fault. A job whose
+window has capacity, but for less time than its work (no schedule meets its due time on one slot), is not
+capped: it keeps the relaxation of `one_slot_per_job=False` (bound_caps).
 
 Spot capacity follows the simulator (engine.py): every type starts at its on-demand price, available, with
 no nodes; `available` gates launches, and running nodes stay until a reclaim wave takes them. With
@@ -32,7 +35,8 @@ node (`reclaim` >= 1) empties the type until it is available again:
 - always when it coincides with the type's capacity loss (`available` 1 -> 0 at the same `at_s`, in the
   wave's row or another row of the type): nodes still launching lose their launch with the capacity, so
   none launched just before the loss outlives it. After such losses of every spot type (a market whose
-  zone losses reclaim every node), work whose window lies inside the outage is bought on demand;
+  zone losses reclaim every node), work whose window lies inside the outage is bought on demand, and so is
+  the part of a long job's work that cannot wait for the outage's end on one slot;
 - otherwise unless the type could launch within `reclaim_grace_s` before it (such a wave spares nodes still
   starting).
 A capacity loss without a full wave leaves the nodes running: the bound may hold them through the outage.
@@ -47,39 +51,60 @@ if outages take the nodes with them.
 The LP (H steps, K node types)
 ------------------------------
 x[k, h] >= 0: slot-hours of type k paid in step h, at price[k, h] / slots[k], where the type may have nodes;
-z[j, h] >= 0: work of job group j (jobs with the same arrival and due step) done in step h, for h in its
-window. Rows: sum_h z[j, h] = work[j]; per step sum_j z[j, h] <= sum_k x[k, h] (with `ondemand_levels="top"`,
-also: work below level 0 <= spot x alone); outage rows x[k, h] <= x[k, h-1]. Objective: min sum price * x.
-Slots are otherwise interchangeable.
+z[j, h] >= 0: work of job group j done in step h, for h in its window. A group is the jobs with the same
+arrival step, due step, work class (floor(log2(work_s)), so a long job does not share a group, and its
+caps, with many short ones) and market (spot only or not, with `ondemand_levels="top"`). Rows: sum_h
+z[j, h] = work[j]; z[j, h] <= cap[j, h], the sum over its jobs of the time (slot-hours) their windows
+spend in step h: the whole step inside a window, from the arrival in the first, up to the due time in the
+last (the open last step, which stands for all later ones, has no end); per step sum_j z[j, h] <= sum_k
+x[k, h] (with `ondemand_levels="top"`, also: work below level 0 <= spot x alone); outage rows x[k, h] <=
+x[k, h-1]. Objective: min sum price * x. Slots are otherwise interchangeable. `one_slot_per_job=False`
+drops the caps (and the work classes): the LP as it was, where a group's work may run on any number of
+slots at once.
 
 How it is solved, exactly and small: capacity is unlimited per step, so only the cheapest freely bought
-type per step (and market) matters, and a group alone would pay work * the least such price in its window.
-Groups interact only through outage chains (capacity held, not bought, in that step). A chained column no
-cheaper than the free one of its step is dominated, as is a chain's tail after its last cheaper step;
-"held steps" are those some remaining chain covers. A group whose window misses every held step costs its
-closed-form price (a range minimum over its window: no solver). The others go to HiGHS as the LP's dual,
-on held steps only: maximise sum_j work[j] * u[j] with u[j] <= the least free price in j's window and
-u[j] <= pi[h] for the held steps h in the window, pi[h] <= the step's free price, and per chain and prefix
-sum pi <= sum price (a nonincreasing x is a sum of "held from the chain's start up to m" blocks). The
-"u[j] <= pi[h] for every h of a window" family is replaced by a sparse table of range minima
-(m[l, i] <= m[l-1, i], m[l-1, i + 2^(l-1)]; u[j] <= two entries), so the LP has O(S log S + G + chains)
-variables and rows for S held steps and G distinct (window, price) groups, whatever the number of jobs.
-The dual's optimum is the LP's (strong duality); the slot-hours bought come back as its bound marginals.
-`decompose=False` skips the closed form and the pruning and sends every group over every step to HiGHS.
+type per step (and market) matters. Groups interact only through outage chains (capacity held, not bought,
+in that step). A chained column no cheaper than the free one of its step is dominated, as is a chain's tail
+after its last cheaper step; "held steps" are those some remaining chain covers. A group whose window
+misses every held step fills its window cheapest first, each step up to its cap (bound_fill: one range
+minimum for most, a small sort for the rest; no solver). The others go to HiGHS as the LP's dual, on held
+steps only: maximise sum_j (work[j] * u[j] - sum_h cap[j, h] * max(0, u[j] - pi[h])), pi[h] the value of
+a slot-hour in held step h (<= the step's free price), the free price itself in a free step, with per
+chain and prefix sum pi <= sum price (a nonincreasing x is a sum of "held from the chain's start up to m"
+blocks). A step whose cap takes all of a group's work is the uncapped LP's u[j] <= pi[h]; those and the
+caps' rows left out are written through a sparse table of range minima (m[l, i] <= m[l-1, i],
+m[l-1, i + 2^(l-1)]; u[j] <= two entries); groups without cap rows are merged by (held range, least free
+price, market). The caps' rows (bound_held) come in by row generation (bound_refine): first none, then
+where each group, filled cheapest first at the solution's pi, would work, until none is left (certified
+optimal, `exact`) or a budget of rows or rounds is spent. So the LP has O(S log S + G + R + chains)
+variables and rows for S held steps, G groups and R cap rows, whatever the number of jobs. Each LP's
+optimum is its primal's (strong duality: the primal is feasible, as every capped job's work fits its caps
+on steps with capacity, and the dual is bounded); leaving a cap out only relaxes the primal, so every
+round's optimum is a bound. The slot-hours bought come back as the dual's bound and row marginals.
+`decompose=False` skips the closed form, the pruning and the row generation: every group over every step goes
+to HiGHS with every cap written out (the primal's plain bounds z[j, h] <= cap[j, h]; no budget).
 
 Limitations: optimistic within a step (its lowest price; capacity at any moment of it counts for all of it, so
-nodes launched in the step of a capacity loss count for that step); partial reclaim waves ignored; a full wave
-at a capacity loss is taken to end every launch of the type, one without a loss to spare launches within
-`reclaim_grace_s` (the simulator's rules; a longer start-up lag needs a larger grace); no per-type node limit
-(`max_nodes`) and no on-demand floor; a bound only for schedules meeting every due time, and jobs without a
-target wait must finish by `end_s`; a due time past the trace's last event is moved to the step after it,
-where held capacity counts as bought (optimistic, keeps the LP small); the simulator bills a period at the
-price at its end (up to one decision period late), so its bill can undercut the bound around a price drop.
+nodes launched in the step of a capacity loss count for that step, and a job's cap there is its time in the
+step whenever the capacity was there); a job's work per step is capped, but not which slot does it (it may
+hop between types and steps), and jobs of a group share caps (within a factor of 2 of each other's work);
+a job whose work exceeds the time its window has capacity is not capped (with `ondemand_levels="top"`, that
+counts spot time only, so such a job may make "top" cheaper than "all"); on large weeks with most steps
+held (the default market), the row budget (bound_refine.MAX_ROWS, MAX_ROUNDS) may stop before every
+binding cap is in: still a bound, `exact` False and the message says so; partial reclaim waves ignored; a
+full wave at a capacity loss is taken to end every launch of the type, one without a loss to spare launches
+within `reclaim_grace_s` (the simulator's rules; a longer start-up lag needs a larger grace); no per-type
+node limit (`max_nodes`) and no on-demand floor; a bound only for schedules meeting every due time, and jobs
+without a target wait must finish by `end_s`; a due time past the trace's last event is moved to the step
+after it, where held capacity counts as bought (optimistic, keeps the LP small); the simulator bills a
+period at the price at its end (up to one decision period late), so its bill can undercut the bound around a
+price drop.
 
 Code layout: this module holds the entry point (`lower_bound`, `BoundResult`); `bound_steps` turns the trace
 into steps, `bound_servable` refuses jobs no schedule can serve, `bound_capacity` prices capacity per step
-and window (the closed form), `bound_dual` builds and solves the LP for the rest, and `bound_types` holds the
-shared types.
+and window, `bound_caps` groups the jobs and caps their work per step, `bound_fill` is the closed form,
+`bound_held` lays out the held-step LP's rows, `bound_refine` chooses which caps get rows, `bound_dual`
+builds and solves that LP (with `bound_lp`'s builder), and `bound_types` holds the shared types.
 """
 
 from __future__ import annotations
@@ -87,12 +112,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from autoscaler.simulate.bound_capacity import group_jobs, step_capacity, sum_by, window_argmin
-from autoscaler.simulate.bound_dual import solve_held_dual
+from autoscaler.simulate.bound_capacity import step_capacity
+from autoscaler.simulate.bound_caps import group_windows
+from autoscaler.simulate.bound_fill import closed_form
+from autoscaler.simulate.bound_held import held_windows
+from autoscaler.simulate.bound_refine import solve_capped
 from autoscaler.simulate.bound_servable import check_servable
 from autoscaler.simulate.bound_steps import job_steps, type_steps
 from autoscaler.simulate.bound_types import Billing, Method, OndemandLevels, Outages
@@ -118,7 +146,9 @@ class BoundResult:
     constraints: int
     nonzeros: int
     lp_jobs: int  # jobs whose windows meet a held step
-    lp_groups: int  # their distinct (window on held steps, free price) groups
+    lp_groups: int  # their groups, as the LP's columns (groups needing no caps merged by range and price)
+    lp_rounds: int  # LPs solved, adding long jobs' caps where they bind (bound_refine)
+    exact: bool  # the LP's optimum, certified; False: a budget left some caps out (still a bound, maybe lower)
     held_steps: int
     steps: int
     build_s: float
@@ -141,6 +171,7 @@ def lower_bound(
     outages: Outages = "hold",
     reclaim_grace_s: float = 240.0,
     ondemand_levels: OndemandLevels = "all",
+    one_slot_per_job: bool = True,
     decompose: bool = True,
     method: Method = "highs",
     time_limit_s: float | None = None,
@@ -152,8 +183,10 @@ def lower_bound(
     "top" lets on-demand slots serve level 0 only. reclaim_grace_s: a reclaim wave without a capacity
     loss at that moment spares nodes still starting, as the simulator does; set it to the longest start-up
     lag (0: a full wave empties the type); a full wave at a capacity loss empties it whatever this says.
-    Raises ValueError on inputs no schedule could meet (a deadline before its arrival; a job with no
-    usable capacity in its window, e.g. below level 0 with "top" and no spot) or that make no sense.
+    one_slot_per_job: a job's work in a step is at most its time in the step (the default; False: the looser
+    LP where a job may run on any number of slots at once). Raises ValueError on inputs no schedule could
+    meet (a deadline before its arrival; a job with no usable capacity in its window, e.g. below level 0
+    with "top" and no spot) or that make no sense. `time_limit_s` applies to each HiGHS call.
     """
     started = time.perf_counter()
     _check_options(step_s, billing, sla_s, end_s, outages, ondemand_levels, method)
@@ -175,29 +208,30 @@ def lower_bound(
     check_servable(price, spot, jobs, spot_only)
     cap = step_capacity(price / slots[:, None], open_, spot, open_last=open_last, split_top=split_top, prune=decompose)
     held = cap.held if decompose else np.ones(horizon, dtype=np.bool_)
-    # per job: the least free price in its window (row 1: spot slots only), and the type offering it
+    # per step, the least free price (row 1: spot slots only), and the type offering it
     any_row = np.where(cap.cheap_cost[0] <= cap.cheap_cost[1], 0, 1)
     all_steps = np.arange(horizon)
     prices = np.stack((cap.cheap_cost[any_row, all_steps], cap.cheap_cost[0]))
     kinds = np.stack((cap.cheap_type[any_row, all_steps], cap.cheap_type[0]))
-    unit = np.empty(len(jobs.arrive))
-    kind = np.empty(len(jobs.arrive), dtype=np.int64)
-    for row, mask in enumerate((~spot_only, spot_only)):
-        at = window_argmin(prices[row], jobs.arrive[mask], jobs.due[mask])
-        unit[mask], kind[mask] = prices[row][at], kinds[row][at]
+    exists = np.isfinite(price)
+    usable = np.stack((exists.any(axis=0), exists[spot].any(axis=0)))
+    groups = group_windows(jobs, step_s, spot_only, usable, open_last, one_slot_per_job)
     held_before = np.concatenate(([0], np.cumsum(held)))
-    first, last = held_before[jobs.arrive], held_before[jobs.due + 1] - 1
-    in_lp = first <= last
-    free = ~in_lp
-    cost_by = sum_by(kind[free], jobs.work_h[free] * unit[free], n_types)
-    hours_by = sum_by(kind[free], jobs.work_h[free], n_types)
-    total = float(np.sum(jobs.work_h[free] * unit[free]))
-    status, message = "optimal", "separable: every window's least free price"  # finite: check_servable
-    groups = group_jobs(first[in_lp], last[in_lp], jobs.work_h[in_lp], unit[in_lp], kind[in_lp], spot_only[in_lp])
+    in_lp = held_before[groups.due + 1] > held_before[groups.arrive]
+    free = closed_form(groups.subset(~in_lp), prices, kinds, n_types)
+    cost_by, hours_by, total = free.cost_by, free.hours_by, free.total
+    status, message = "optimal", "separable: every window filled cheapest first"  # finite: check_servable
     built, solved = time.perf_counter(), 0.0
     sizes = (0, 0, 0)
-    if len(groups.first):
-        lp = solve_held_dual(groups, cap, np.flatnonzero(held), prices, kinds, spot, split_top, method, time_limit_s)
+    lp_jobs = lp_groups = rounds = 0
+    exact = True
+    if in_lp.any():
+        windows = held_windows(groups.subset(in_lp), held, prices)
+        capped = solve_capped(windows, cap, prices, kinds, spot, split_top, method, time_limit_s, decompose)
+        lp, exact, rounds = capped.lp, capped.exact, capped.rounds
+        if not exact and lp.status == "optimal":
+            lp = replace(lp, message=f"{lp.message}; {_budget_note(rounds, capped.active)}")
+        lp_jobs, lp_groups = capped.rows.jobs, len(capped.rows.work_h)
         status, message, sizes = lp.status, lp.message, (lp.variables, lp.constraints, lp.nonzeros)
         cost_by, hours_by, total = cost_by + lp.cost_by, hours_by + lp.hours_by, total + lp.total
         built, solved = time.perf_counter() - lp.solve_s, lp.solve_s
@@ -216,14 +250,16 @@ def lower_bound(
         variables=sizes[0],
         constraints=sizes[1],
         nonzeros=sizes[2],
-        lp_jobs=int(in_lp.sum()),
-        lp_groups=len(groups.first),
+        lp_jobs=lp_jobs,
+        lp_groups=lp_groups,
+        lp_rounds=rounds,
+        exact=exact,
         held_steps=int(held.sum()),
         steps=horizon,
         build_s=built - started,
         solve_s=solved,
         billing=billing,
-        why=_why(step_s, billing, outages, ondemand_levels),
+        why=_why(step_s, billing, outages, ondemand_levels, one_slot_per_job),
     )
 
 
@@ -252,7 +288,14 @@ def _check_options(
         raise ValueError(f"method must be 'highs', 'highs-ds' or 'highs-ipm', not {method!r}")
 
 
-def _why(step_s: float, billing: Billing, outages: Outages, ondemand_levels: OndemandLevels) -> str:
+def _budget_note(rounds: int, active: int) -> str:
+    return (
+        f"row budget spent after {rounds} LP round(s) with {active} capped rows: some caps of jobs meeting held "
+        "steps were left out, so this is a bound but maybe below the capped LP's optimum"
+    )
+
+
+def _why(step_s: float, billing: Billing, outages: Outages, ondemand_levels: OndemandLevels, one_slot: bool) -> str:
     spot = (
         "spot nodes outlive an outage (no launches) until a full reclaim wave, which at a capacity loss takes "
         "nodes still launching too and otherwise spares them, partial waves are ignored"
@@ -263,12 +306,20 @@ def _why(step_s: float, billing: Billing, outages: Outages, ondemand_levels: Ond
     hourly = "; hourly billing only rounds a real bill up, so this per-second figure stays a bound" * (
         billing == "hour"
     )
+    jobs = (
+        "A job runs on one slot at a time, so in a step it does at most the part of the step inside its window "
+        "(jobs of one work class share their caps; a job whose work cannot fit in the time its window has "
+        "capacity is not capped). The LP drops only what can raise a real cost: whole nodes, a job keeping "
+        "one slot (it may change slot and type from step to step)"
+        if one_slot
+        else "The LP drops only what can raise a real cost: whole nodes and whole jobs on one slot (a job's work "
+        "may run on many slots at once)"
+    )
     return (
         "A lower bound: any schedule, ours included, must do each job's work between its arrival and its due "
         "time (deadline, else arrival + the level's target wait + its work) on slots that existed and cost "
         f"at least these prices. The LP buys slot-hours per {step_s:g}-s step at the lowest price each type "
-        "had in the step and drops only what can raise a real cost: whole nodes and whole jobs per slot, "
-        "start-up lag, queue order, preemption losses, billing coarser than a second. "
+        f"had in the step. {jobs}, start-up lag, queue order, preemption losses, billing coarser than a second. "
         f"Optimistic where it simplifies: {spot}{top}. Costs are per second{hourly}."
     )
 

@@ -1,6 +1,5 @@
-"""What the lower bound can buy per step, and the closed form where it separates: the cheapest column bought
-freely per step, the outage chains kept (those no cheaper are pruned), the least free price in a window, and
-jobs grouped by window and price for the LP."""
+"""What the lower bound can buy per step: the cheapest column bought freely per step, the outage chains kept
+(those no cheaper are pruned), and the least free price in a window."""
 
 from __future__ import annotations
 
@@ -11,9 +10,7 @@ import numpy as np
 from autoscaler.simulate.bound_types import F64, I64, Bool
 
 __all__ = [
-    "JobGroups",
     "StepCapacity",
-    "group_jobs",
     "step_capacity",
     "sum_by",
     "window_argmin",
@@ -32,18 +29,6 @@ class StepCapacity:
     ch_cost: F64
     ch_start: Bool  # first column of its chain (chains are contiguous, in step order)
     held: Bool  # (H,) steps with a kept chained column
-
-
-@dataclass(frozen=True)
-class JobGroups:
-    """Jobs aggregated for the LP: window on the held steps (indices into them), closed-form price."""
-
-    first: I64
-    last: I64
-    work_h: F64
-    unit: F64  # $/slot-hour: the least free price in the whole window
-    kind: I64  # the node type offering it
-    spot_only: Bool  # below level 0 with on-demand serving level 0 only
 
 
 def step_capacity(cost: F64, open_: Bool, spot: Bool, *, open_last: bool, split_top: bool, prune: bool) -> StepCapacity:
@@ -81,18 +66,6 @@ def step_capacity(cost: F64, open_: Bool, spot: Bool, *, open_last: bool, split_
     held = np.zeros(horizon, dtype=np.bool_)
     held[ch_step] = True
     return StepCapacity(cheap_cost, cheap_type, ch_type, ch_step, cost[ch_type, ch_step], start[kept], held)
-
-
-def group_jobs(first: I64, last: I64, work_h: F64, unit: F64, kind: I64, spot_only: Bool) -> JobGroups:
-    """Jobs with the same window on the held steps, the same free price and market share one group."""
-    if not len(first):
-        return JobGroups(first, last, work_h, unit, kind, spot_only)
-    _, price_rank = np.unique(unit, return_inverse=True)
-    span = int(last.max()) + 1
-    key = ((first * span + last) * (int(price_rank.max()) + 1) + price_rank.reshape(-1)) * 2 + spot_only
-    _, index, inverse = np.unique(key, return_index=True, return_inverse=True)
-    work = sum_by(inverse.reshape(-1), work_h, len(index))
-    return JobGroups(first[index], last[index], work, unit[index], kind[index], spot_only[index])
 
 
 def window_argmin(values: F64, lo: I64, hi: I64) -> I64:

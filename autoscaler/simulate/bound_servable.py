@@ -5,7 +5,8 @@ figure to give. The LP would only say "infeasible" (and the result NaN), hiding 
 are at fault, so such inputs are a ValueError naming them, as a deadline before its arrival is. The check
 is exact for the LP: capacity is unlimited per step, so work has room as soon as one step of its window
 has a usable column (a type whose nodes held through an outage counts; its first held step is bought
-freely).
+freely). With one slot per job, a job whose window has capacity for less time than its work is not
+capped (bound_caps), so it too has room then.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""The array and option types that the lower bound's modules (bound, bound_steps, bound_capacity,
-bound_dual) share."""
+"""The array and option types that the lower bound's modules (bound and its bound_* helpers) share."""
 
 from __future__ import annotations
 

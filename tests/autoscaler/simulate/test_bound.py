@@ -1,5 +1,6 @@
 """The offline lower bound: hand-computed costs on tiny traces, its semantics (deadlines, target waits,
-outages, markets), that it stays below feasible schedules, scales with work, and equals a plain LP."""
+outages, markets), that it stays below feasible schedules, scales with work (without the one-slot caps), and
+equals a plain LP with and without them (test_bound_one_slot tests the caps themselves)."""
 
 from __future__ import annotations
 
@@ -79,23 +80,36 @@ def random_trace(seed: int, jobs: int = 60, hours: float = 3.0, all_deadlines: b
     return make_trace(list(zip(at, level, work, deadline, strict=True)), rows, duration, types)
 
 
-def plain_lp(trace: Trace, outages: str = "hold", top_only: bool = False, grace_s: float = 240.0) -> float:
-    """The LP as written down, without aggregation, pruning or dual: z[job, step] and x[type, step]."""
-    jobs, steps, open_last = bound_steps.job_steps(trace, 300.0, bound.DEFAULT_SLA_S, None)
-    price, open_ = bound_steps.type_steps(trace.market, steps, 300.0, outages, grace_s)  # type: ignore[arg-type]
+def plain_lp(
+    trace: Trace,
+    outages: str = "hold",
+    top_only: bool = False,
+    grace_s: float = 240.0,
+    one_slot: bool = True,
+    per_job: bool = False,
+) -> float:
+    """The LP as written down, without pruning, dual or closed form: z[unit, step] and x[type, step], a unit
+    being a group of jobs with the same arrival and due step, work class and market (or, per_job, one job).
+    With one_slot, z[unit, h] <= the time its jobs' windows spend in step h (a plain variable bound), for
+    jobs whose work fits in the time their windows have capacity."""
+    step_s = 300.0
+    jobs, steps, open_last = bound_steps.job_steps(trace, step_s, bound.DEFAULT_SLA_S, None)
+    price, open_ = bound_steps.type_steps(trace.market, steps, step_s, outages, grace_s)  # type: ignore[arg-type]
     types = trace.market.node_types
     cost = price / np.asarray([t.slots for t in types], dtype=np.float64)[:, None]
     spot = np.asarray([t.market is M.SPOT for t in types])
+    spot_only = ~jobs.top if top_only else np.zeros(len(jobs.arrive), dtype=bool)
+    units, unit_work, unit_cap = _units(jobs, steps, open_last, np.isfinite(cost), spot, spot_only, one_slot, per_job)
     xk, xh = np.nonzero(np.isfinite(cost))
     col = {(int(k), int(h)): i for i, (k, h) in enumerate(zip(xk, xh, strict=True))}
-    z = [(j, h) for j in range(len(jobs.arrive)) for h in range(jobs.arrive[j], jobs.due[j] + 1)]
+    z = [(u, h) for u, (a, d, _) in enumerate(units) for h in range(a, d + 1)]
     n_x = len(xk)
     ub: list[list[tuple[int, float]]] = []
     for h in range(steps):
         at_h = [(n_x + i, 1.0) for i, (_, s) in enumerate(z) if s == h]
         ub.append(at_h + [(int(c), -1.0) for c in np.flatnonzero(xh == h)])
         if top_only:
-            below = [(n_x + i, 1.0) for i, (j, s) in enumerate(z) if s == h and not jobs.top[j]]
+            below = [(n_x + i, 1.0) for i, (u, s) in enumerate(z) if s == h and units[u][2]]
             ub.append(below + [(int(c), -1.0) for c in np.flatnonzero((xh == h) & spot[xk])])
     closed = np.isfinite(cost) & ~open_
     for k in range(len(types)):
@@ -110,11 +124,43 @@ def plain_lp(trace: Trace, outages: str = "hold", top_only: bool = False, grace_
         shape=(len(ub), n_x + len(z)),
     )
     a_eq = sparse.csr_array(
-        (np.ones(len(z)), ([j for j, _ in z], n_x + np.arange(len(z)))), shape=(len(jobs.arrive), n_x + len(z))
+        (np.ones(len(z)), ([u for u, _ in z], n_x + np.arange(len(z)))), shape=(len(units), n_x + len(z))
     )
     c = np.concatenate((cost[xk, xh], np.zeros(len(z))))
-    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(len(ub)), A_eq=a_eq, b_eq=jobs.work_h, bounds=(0, None), method="highs")
+    bounds = [(0, None)] * n_x + [(0, unit_cap[u].get(h)) for u, h in z]
+    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(len(ub)), A_eq=a_eq, b_eq=unit_work, bounds=bounds, method="highs")
     return float(res.fun) if res.status == 0 else math.nan
+
+
+def _units(jobs, steps, open_last, exists, spot, spot_only, one_slot, per_job):
+    """Per unit: (arrival step, due step, spot only), its work (slot-hours) and caps {step: slot-hours}."""
+    step_s = 300.0
+    usable = np.stack((exists.any(axis=0), exists[spot].any(axis=0)))
+    keys: dict[tuple[int, ...], int] = {}
+    units: list[tuple[int, int, bool]] = []
+    work: list[float] = []
+    caps: list[dict[int, float | None]] = []
+    for j in range(len(jobs.arrive)):
+        a, d, only = int(jobs.arrive[j]), int(jobs.due[j]), bool(spot_only[j])
+        inside = {}
+        for h in range(a, d + 1):
+            end = math.inf if open_last and h == steps - 1 else (h + 1) * step_s
+            inside[h] = max(0.0, min(float(jobs.due_s[j]), end) - max(float(jobs.at_s[j]), h * step_s))
+        room = sum(t for h, t in inside.items() if usable[int(only), h])
+        work_s = float(jobs.work_h[j]) * HOUR
+        capped = one_slot and work_s <= room
+        key = (j,) if per_job else (a, d, math.floor(math.log2(work_s)) if capped else 999, int(only))
+        if key not in keys:
+            keys[key] = len(units)
+            units.append((a, d, only))
+            work.append(0.0)
+            caps.append({h: 0.0 if capped else None for h in inside})
+        u = keys[key]
+        work[u] += float(jobs.work_h[j])
+        for h, t in inside.items():
+            if caps[u][h] is not None:
+                caps[u][h] += t / HOUR
+    return units, np.asarray(work), caps
 
 
 # -- hand-computed costs -----------------------------------------------------------------------------------
@@ -315,7 +361,8 @@ def test_hourly_billing_uses_the_per_second_figure_and_says_so():
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_doubling_every_job_s_work_doubles_the_cost(seed):
+def test_doubling_every_job_s_work_doubles_the_cost_without_the_one_slot_caps(seed):
+    # with them it need not: twice the work no longer fits in a window's cheapest steps
     trace = random_trace(seed, all_deadlines=True)  # due times do not depend on work then
     arrivals = trace.arrivals
     doubled = Trace(
@@ -332,22 +379,24 @@ def test_doubling_every_job_s_work_doubles_the_cost(seed):
         trace.market,
         trace.duration_s,
     )
-    once, twice = lower_bound(trace), lower_bound(doubled)
+    once, twice = lower_bound(trace, one_slot_per_job=False), lower_bound(doubled, one_slot_per_job=False)
     assert once.total_cost > 0
     assert twice.total_cost == pytest.approx(2 * once.total_cost, rel=1e-6)
 
 
 @pytest.mark.parametrize("seed", range(12))
 @pytest.mark.parametrize(("outages", "levels"), [("hold", "all"), ("hold", "top"), ("drop", "all")])
-def test_equals_the_plain_lp_with_one_variable_per_job_and_step(seed, outages, levels):
+@pytest.mark.parametrize("one_slot", [True, False])
+def test_equals_the_plain_lp_with_one_variable_per_group_and_step(seed, outages, levels, one_slot):
     trace = random_trace(seed, jobs=40)
-    expected = plain_lp(trace, outages=outages, top_only=levels == "top")
+    expected = plain_lp(trace, outages=outages, top_only=levels == "top", one_slot=one_slot)
     for decompose in (True, False):
+        kwargs = {"outages": outages, "ondemand_levels": levels, "decompose": decompose, "one_slot_per_job": one_slot}
         if math.isnan(expected):  # no schedule meets the due times: an error, never a NaN bound
             with pytest.raises(ValueError, match="job"):
-                lower_bound(trace, outages=outages, ondemand_levels=levels, decompose=decompose)
+                lower_bound(trace, **kwargs)
             continue
-        result = lower_bound(trace, outages=outages, ondemand_levels=levels, decompose=decompose)
+        result = lower_bound(trace, **kwargs)
         assert result.total_cost == pytest.approx(expected, rel=1e-6, abs=1e-9)
         assert sum(result.cost_by_type.values()) == pytest.approx(expected, rel=1e-6, abs=1e-9)
 
