@@ -163,10 +163,10 @@ def split_markets(loads: Iterable[LevelLoad], outlook: SpotOutlook) -> list[Leve
     progress grows as it waits."""
     used = used_running = 0.0
     lead = outlook.startup_lag_s + outlook.period_s  # until an on-demand node asked for now takes work
+    window = lead + outlook.lookahead_s
     split = []
     for load in sorted(loads, key=lambda load: load.level):
         need = load.flex
-        window = lead + outlook.lookahead_s
         # a level whose jobs may wait less than the lookahead cannot wait out an outage: its arrivals too
         stream = load.flex_stream if load.horizon_s <= window else 0.0
         queue = progress_slots(load.queues, lead, outlook.late_s, window)

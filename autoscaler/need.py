@@ -74,10 +74,9 @@ def plan_need(
     split = split_markets(loads.values(), outlook or spot_outlook(snapshot, config))
     spot, ondemand, keep = _by_market(loads, split, config, reasons)
     streams_known = bool(snapshot.demand) and all(load.streams_known for load in loads.values())
-    if streams_known:
-        spot_need = max(busy[Market.SPOT], spot * flat)
-    else:
-        spot_need = max(busy[Market.SPOT], spot * flat) if spot > 0 else busy[Market.SPOT] * flat
+    # no stream figure and nothing queued: the running jobs' slots, with the flat share as headroom
+    known = streams_known or spot > 0
+    spot_need = max(busy[Market.SPOT], spot * flat) if known else busy[Market.SPOT] * flat
     wanted = max(base + ondemand * flat, busy[Market.ON_DEMAND])
     _explain(reasons, busy, spot_need, urgent, floor, top_stream, config)
     return Need(
@@ -101,10 +100,10 @@ def _by_market(
         load = loads[markets.level]
         total = load.total - load.ondemand_only
         slack = level_slack(load.spread, config.horizon_s(load.level), config) if total > 0 else 0.0
-        od_share = markets.ondemand / total if total > 0 else 0.0
+        od_share = min(1.0, markets.ondemand / total) if total > 0 else 0.0  # uniform progress may ask more
         spot += markets.spot + load.spot_only + slack * (1 - od_share)
         ondemand += markets.ondemand + slack * od_share
-        keep += markets.keep + slack * (markets.keep / total if total > 0 else 0.0)
+        keep += markets.keep + slack * (min(1.0, markets.keep / total) if total > 0 else 0.0)
         if markets.spot + load.spot_only > 0:
             on_spot = markets.spot + load.spot_only
             arriving = min(on_spot, load.stream * (1 - od_share))

@@ -181,8 +181,9 @@ def build_snapshot(
     unplaced: Mapping[QueueKey, int] | None = None,
     forecast: ArrivalForecast | None = None,
 ) -> Snapshot:
-    """`forecast`: the season's (None: no forecast). `ondemand_busy_below_top` is left at 0: the busy
-    slots come per market only, and the store does not know which market a running job holds."""
+    """`forecast`: the season's (None: no forecast). `ondemand_busy_below_top` is left at 0 here: the busy
+    slots come per market only, and the store does not know which market a running job holds; the loop
+    fills it from the dispatcher in the same process (the head), which does."""
     expected_s = expected_run_s(scheduler)
     demand = queued_demand(scheduler, now_s, expected_s, arrivals, unplaced, forecast)
     return Snapshot(
