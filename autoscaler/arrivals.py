@@ -47,12 +47,9 @@ class ArrivalStream(Generic[Key]):
         until `MIN_ROUNDS` rounds."""
         if not self.ready:
             return None
-        keys = {key for _, arrived in self._rounds for key in arrived}
         rates = {}
-        for key in keys:
-            per_round = [arrived.get(key, 0.0) / seconds for seconds, arrived in self._rounds]
-            middle = statistics.median(per_round)
-            spread = MAD_TO_SD * statistics.median(abs(r - middle) for r in per_round)
+        for key, per_round in self._per_round().items():
+            middle, spread = _middle_and_spread(per_round)
             # a steady stream has rounds alike (no spread at all in a test's or a cron's), and a ceiling at
             # the median would then cut a rise that fills less than half the window
             ceiling = middle + CLIP_SPREADS * max(spread, SPREAD_FLOOR * middle)
@@ -65,13 +62,18 @@ class ArrivalStream(Generic[Key]):
         not count as variance the fleet must keep spare slots for. None until `MIN_ROUNDS` rounds."""
         if not self.ready:
             return None
+        return {key: _middle_and_spread(per_round)[1] for key, per_round in self._per_round().items()}
+
+    def _per_round(self) -> dict[Key, list[float]]:
+        """Each key's rate in every round of the window (a round without the key: zero)."""
         keys = {key for _, arrived in self._rounds for key in arrived}
-        spreads = {}
-        for key in keys:
-            rates = [arrived.get(key, 0.0) / seconds for seconds, arrived in self._rounds]
-            middle = statistics.median(rates)
-            spreads[key] = MAD_TO_SD * statistics.median(abs(rate - middle) for rate in rates)
-        return spreads
+        return {key: [arrived.get(key, 0.0) / seconds for seconds, arrived in self._rounds] for key in keys}
+
+
+def _middle_and_spread(rates: list[float]) -> tuple[float, float]:
+    """The median, and a standard deviation read from the median absolute deviation."""
+    middle = statistics.median(rates)
+    return middle, MAD_TO_SD * statistics.median(abs(rate - middle) for rate in rates)
 
 
 MAD_TO_SD = 1.4826

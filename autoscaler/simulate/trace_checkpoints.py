@@ -4,27 +4,14 @@ a small JSON or TOML object of job type -> seconds of work between checkpoints, 
 
 from __future__ import annotations
 
-import json
 import math
-import tomllib
-from pathlib import Path
-from typing import Any
 
-from autoscaler.simulate.trace_format import PathLike, TraceError
+from autoscaler.simulate.trace_format import PathLike, TraceError, load_small_file
 
 
 def read_checkpoints(path: PathLike) -> dict[str, float]:
     """{job type: seconds}; TraceError naming the file and the entry that is wrong."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in {".json", ".toml"}:
-        raise TraceError(path, "unknown file type; expected a name ending in .json or .toml")
-    try:
-        with open(path, "rb") as handle:
-            data: Any = json.load(handle) if suffix == ".json" else tomllib.load(handle)
-    except OSError as err:
-        raise TraceError(path, f"cannot read it ({err.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        raise TraceError(path, f"not valid {suffix[1:].upper()}: {err}") from None
+    data = load_small_file(path)
     if not isinstance(data, dict):
         raise TraceError(path, 'expected an object of job type -> seconds, e.g. {"fetch": 30}')
     every: dict[str, float] = {}

@@ -5,11 +5,13 @@ each must hold, the file type from the file name, opening a file as text (gzippe
 from __future__ import annotations
 
 import gzip
+import json
 import os
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from scheduler.config import DEFAULT_LEVELS
 
@@ -78,3 +80,18 @@ def open_text(path: PathLike) -> Iterator[IO[str]]:
     else:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             yield handle
+
+
+def load_small_file(path: PathLike) -> Any:
+    """A small JSON or TOML file's data (node types, checkpoints), by its name's suffix; TraceError naming
+    the file when it cannot be read or parsed."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in {".json", ".toml"}:
+        raise TraceError(path, "unknown file type; expected a name ending in .json or .toml")
+    try:
+        with open(path, "rb") as handle:
+            return json.load(handle) if suffix == ".json" else tomllib.load(handle)
+    except OSError as err:
+        raise TraceError(path, f"cannot read it ({err.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise TraceError(path, f"not valid {suffix[1:].upper()}: {err}") from None

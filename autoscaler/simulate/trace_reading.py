@@ -3,13 +3,9 @@ from them."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import tomllib
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
@@ -25,7 +21,14 @@ from autoscaler.simulate.trace_columns import (
     show_number,
     time_order,
 )
-from autoscaler.simulate.trace_format import ARRIVAL_COLUMNS, LEVEL_NAMES, MARKET_COLUMNS, PathLike, TraceError
+from autoscaler.simulate.trace_format import (
+    ARRIVAL_COLUMNS,
+    LEVEL_NAMES,
+    MARKET_COLUMNS,
+    PathLike,
+    TraceError,
+    load_small_file,
+)
 from autoscaler.simulate.trace_source import TraceSource
 from autoscaler.simulate.trace_window import window
 from dispatcher.markets import Market as MarketKind
@@ -119,16 +122,7 @@ def read_market(path: PathLike, node_types: Sequence[NodeType]) -> Market:
 def read_node_types(path: PathLike) -> tuple[NodeType, ...]:
     """Node types from a JSON file (a list of objects, or {"node_types": [...]}) or a TOML file
     (`[[node_types]]` tables, or `[[autoscaler.node_types]]` as in ebbflow.toml); keys as in `NodeType`."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in {".json", ".toml"}:
-        raise TraceError(path, "unknown file type; expected a name ending in .json or .toml")
-    try:
-        with open(path, "rb") as handle:
-            data: Any = json.load(handle) if suffix == ".json" else tomllib.load(handle)
-    except OSError as err:
-        raise TraceError(path, f"cannot read it ({err.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        raise TraceError(path, f"not valid {suffix[1:].upper()}: {err}") from None
+    data = load_small_file(path)
     if isinstance(data, dict):
         autoscaler = data.get("autoscaler")
         data = data.get("node_types", autoscaler.get("node_types") if isinstance(autoscaler, dict) else None)
