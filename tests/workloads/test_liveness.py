@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workloads.sources.liveness import UNAVAILABLE_MARKER, Liveness, classify
+from workloads.sources.liveness import UNAVAILABLE_MARKER, Liveness, PageScan, classify, classify_scan
 
 UNAVAILABLE_PAGE = f'<html><script>var x = {{{UNAVAILABLE_MARKER},"errorScreen":{{}}}};</script></html>'
 
@@ -40,3 +40,37 @@ def test_a_verdict_is_a_plain_pair() -> None:
     verdict, reason = classify(404, "")
     assert (verdict, reason) == ("dead", "404")
     assert classify(410, "").verdict == "dead" and classify(410, "").reason == "410"
+
+
+def scanned(body: bytes, chunk: int) -> PageScan:
+    scan = PageScan()
+    for start in range(0, len(body), chunk):
+        scan.feed(body[start : start + chunk])
+    scan.end()
+    return scan
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 100_000])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (UNAVAILABLE_PAGE, Liveness("dead", "unavailable page")),
+        ("<html><title>A video - YouTube</title></html>\n", Liveness("alive", None)),
+        ("<html><title>A video - YouTube</title><body>Up next", Liveness("retry", "incomplete page")),
+        ('<html><script>{"playabilityStatus":{"status":"OK"}}</script>', Liveness("alive", None)),  # cut after it
+    ],
+)
+def test_a_page_fed_in_chunks_is_judged_alike_wherever_the_chunks_split(
+    body: str, chunk: int, expected: Liveness
+) -> None:
+    assert classify_scan(200, scanned(body.encode(), chunk)) == expected
+
+
+def test_a_scan_cut_before_the_end_is_no_proof() -> None:
+    # given a page read only partly, with no player status in the part read
+    scan = PageScan()
+    scan.feed(b"<html>" + b"x" * 5000)
+    # then it asks for a retry; the status alone still settles a 404
+    assert classify_scan(200, scan) == Liveness("retry", "page too large (5006 bytes read)")
+    assert classify_scan(404, scan) == Liveness("dead", "404")
+    assert classify_scan(302, scan) == Liveness("retry", "unexpected 302")

@@ -1,5 +1,5 @@
 """Checking many video URLs at once: a bounded connection pool, a cap and a rate limit per host, 429s
-honoured, every answer classified by `workloads.sources.liveness.classify`.
+honoured, every answer classified by `workloads.sources.liveness.classify_scan`.
 
 The checks run on one event loop per worker process, in a background thread, with one aiohttp session per
 set of limits that lives as long as the process: its connector holds at most `concurrency` connections in
@@ -7,6 +7,10 @@ all and `per_host` to any one host, and keeps them open from one batch to the ne
 per batch cost a fifth of the throughput in bench/stale_videos.py). An aiolimiter leaky bucket per host,
 also kept across batches, spaces the requests when `per_host_rate` is set, so one site is never hammered
 however the batches are ordered. `close_checker()` stops the thread and closes the sessions.
+
+Each URL is asked through `fetch.fetch_liveness`: redirects only within the URL's own origin, at most
+`max_redirects` hops, and bodies read only up to `max_body_bytes`. A redirect elsewhere, a loop, too many hops or
+a page over the bound give "retry" at once: asking again within the sweep would get the same answer.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiolimiter import AsyncLimiter
 
-from workloads.sources.liveness import Liveness, classify
+from workloads.sources.liveness import Liveness
 from workloads.sources.ratelimit import wait_s
+from workloads.sources.redirects import MAX_REDIRECTS
+from workloads.stale_videos.fetch import MAX_BODY_BYTES, fetch_liveness
 
 T = TypeVar("T")
 
@@ -36,6 +42,14 @@ class CheckLimits:
     timeout_s: float = 10.0
     max_rate_wait_s: float = 60.0  # a 429 asking for longer leaves the URL for the next sweep
     attempts: int = 3  # per URL, for 429s, 5xx and connection errors
+    max_redirects: int = MAX_REDIRECTS  # same-origin hops followed per URL
+    max_body_bytes: int = MAX_BODY_BYTES  # of one 2xx body; memory stays at one chunk however far it is read
+
+    def __post_init__(self) -> None:
+        if self.max_redirects < 0:
+            raise ValueError(f"max_redirects {self.max_redirects} must be 0 or more (0 follows no redirect)")
+        if self.max_body_bytes < 1024:
+            raise ValueError(f"max_body_bytes {self.max_body_bytes} must be at least 1024 (a page's end is read)")
 
 
 @dataclass
@@ -129,20 +143,17 @@ async def _check(pool: _Pool, url: str, limits: CheckLimits) -> Liveness:
 async def _check_one(pool: _Pool, url: str, limits: CheckLimits) -> Liveness:
     result = Liveness("retry", "no answer")
     for _attempt in range(limits.attempts):
-        limiter = pool.limiter(url)
-        if limiter is not None:
-            await limiter.acquire()
         try:
-            async with pool.session.get(url) as response:
-                body = await response.text(errors="replace")
-                status, headers = response.status, response.headers
+            answer = await fetch_liveness(
+                pool.session, url, pool.limiter(url), limits.max_redirects, limits.max_body_bytes
+            )
         except (aiohttp.ClientError, TimeoutError) as err:
             result = Liveness("retry", f"{type(err).__name__}")
             continue
-        result = classify(status, body)
-        if result.verdict != "retry":
+        result, status = answer.liveness, answer.status
+        if result.verdict != "retry" or answer.final:
             return result
-        pause = wait_s(status, headers, time.time()) if status == 429 else 0.0
+        pause = wait_s(status, answer.headers, time.time()) if status == 429 else 0.0
         if pause is not None and pause > limits.max_rate_wait_s:
             return result
         await asyncio.sleep(pause or 0.0)
