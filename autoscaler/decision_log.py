@@ -1,7 +1,9 @@
 """Every decision with its inputs and reasons, one JSON object per line, newest last.
 
-`ebbflow autoscaler log` and `ebbflow chart` read it back. A file (not the job store) so that reading why
-the fleet changed never depends on the queue being up, and so that it survives restarts of the head.
+`ebbflow autoscaler log`, `ebbflow status`, `ebbflow chart` and `/metrics` read it back, from the end: it is
+rotated by size (log_files.py) and read backwards (reverse_lines.py), so a read costs what it reads, not the
+log's age. A file (not the job store) so that reading why the fleet changed never depends on the queue being
+up, and so that it survives restarts of the head.
 Readers take every field but `at` as optional: older lines lack the newer fields, and a round whose inputs
 could not be read logs only at, acted and hold.
 """
@@ -10,12 +12,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter, deque
+from collections import Counter
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from autoscaler.decide import Decision
 from autoscaler.fleet import NodeState, NodeType
+from autoscaler.log_files import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, append_line
+from autoscaler.reverse_lines import newest_lines
 from autoscaler.snapshot import Snapshot
 from dispatcher.markets import Market
 
@@ -95,24 +101,31 @@ def _arriving(snapshot: Snapshot) -> float | None:
 
 
 class DecisionLog:
-    def __init__(self, path: str | Path) -> None:
+    """The log at `path` with its rotated files (`path.1` ...: see log_files.py). Only the head's autoscaler
+    appends; readers open it with the defaults, which they never use, as only appending rotates."""
+
+    def __init__(self, path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS) -> None:
         self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.backups = backups
 
     def append(self, record: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as file:
-            file.write(json.dumps(record, default=str) + "\n")
+        line = json.dumps(record, default=str) + "\n"
+        append_line(self.path, line.encode(), self.max_bytes, self.backups)
+
+    def newest_first(self) -> Iterator[dict[str, Any]]:
+        """Every entry, newest first, across the rotated files, read lazily from the end: a reader pays for
+        the entries it takes, not for the log's age. A line that does not parse is skipped."""
+        for line in newest_lines(self.path):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # garbled (a disk error, a hand edit); a line cut short is never returned
+            if isinstance(record, dict):
+                yield record
 
     def tail(self, count: int) -> list[dict[str, Any]]:
-        """The last `count` entries, oldest first; a line that does not parse is skipped."""
-        if not self.path.exists():
-            return []
-        with self.path.open() as file:
-            lines = deque(file, maxlen=count)
-        records = []
-        for line in lines:
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash mid-write
+        """The last `count` entries, oldest first."""
+        records = list(islice(self.newest_first(), count))
+        records.reverse()
         return records

@@ -8,6 +8,8 @@ which is not the same as an empty fleet.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,18 +61,36 @@ class LoggedDecision(BaseModel):
 
 
 def parse(records: list[dict[str, Any]]) -> list[LoggedDecision]:
-    decisions = []
+    return list(parse_each(records))
+
+
+def parse_each(records: Iterable[dict[str, Any]]) -> Iterator[LoggedDecision]:
     for record in records:
         try:
-            decisions.append(LoggedDecision.model_validate(record))
+            yield LoggedDecision.model_validate(record)
         except ValidationError:
             continue  # not a decision this version can read; the others still are
-    return decisions
 
 
 def recent_decisions(path: str | Path, count: int) -> list[LoggedDecision] | str:
     """The last `count` decisions, oldest first ([] when nothing was logged), or why the log cannot be read."""
     try:
         return parse(DecisionLog(path).tail(count))
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
         return f"{path}: {err}"
+
+
+def decisions_after(path: str | Path, after_s: float, limit: int) -> list[LoggedDecision] | str:
+    """The decisions logged after `after_s` (at most the last `limit`), and the last one whatever its time,
+    oldest first; or why the log cannot be read. Reading stops at the first older decision, so a `/metrics`
+    scrape reads what was logged since the one before it."""
+    taken: list[LoggedDecision] = []
+    try:
+        for decision in parse_each(islice(DecisionLog(path).newest_first(), limit)):
+            if taken and decision.at <= after_s:
+                break
+            taken.append(decision)
+    except OSError as err:
+        return f"{path}: {err}"
+    taken.reverse()
+    return taken

@@ -8,9 +8,10 @@ they are; alert on `time() - ebbflow_autoscaler_last_decision_timestamp_seconds`
 counts what a scrape finds newer than the newest entry it had seen), so `increase()` and `rate()` work, and a
 head restart is a counter reset as Prometheus expects. A count over the log's last N lines would not be one:
 it goes down as old lines leave the window. Decisions are counted from the log rather than taken from the
-autoscaler because the log is what holds every decision, whichever process made it. Only the last
-`READ_ENTRIES` lines are read per scrape, so more decisions than that between two scrapes (over 16 hours at
-the default period) would be undercounted.
+autoscaler because the log is what holds every decision, whichever process made it. A scrape reads the log
+backwards only as far as the last decision it had seen (log_files.py rotates the log, reverse_lines.py reads
+it from the end), and at most the last `READ_ENTRIES` lines, so more decisions than that between two scrapes
+(over 16 hours at the default period) would be undercounted.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from threading import Lock
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ebbflow.logged_decisions import KINDS, Kind, LoggedDecision, recent_decisions
+from ebbflow.logged_decisions import KINDS, Kind, LoggedDecision, decisions_after
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,9 @@ class DecisionMetrics:
         self._lock = Lock()  # scrapes are served on threads of their own and may overlap
 
     def collect(self) -> Iterator[Metric]:
-        decisions = recent_decisions(self._path, READ_ENTRIES)
+        with self._lock:
+            seen_s = self._seen_s
+        decisions = decisions_after(self._path, seen_s, READ_ENTRIES)
         if isinstance(decisions, str):
             log.warning("metrics: cannot read the autoscaler's decision log: %s", decisions)
             decisions = []

@@ -115,3 +115,9 @@ def test_related_crawl_prints_each_backend_beside_the_plain_loop() -> None:
     out = run("bench/related_crawl.py", "--videos", "60", "--depth", "3", "--backends", "sqlite,redis-bloom")
     for needle in ("plain loop", "crawl state on sqlite", "crawl state on redis-bloom", "videos/s"):
         assert needle in out
+
+
+def test_decision_log_read_prints_both_reads_beside_the_whole_file_read() -> None:
+    out = run("bench/decision_log_read.py", "--lines", "2000", "--runs", "2")
+    for needle in ("whole file (before)", "from the end (now)", "status: last 50", "/metrics scrape", "just rotated"):
+        assert needle in out

@@ -9,6 +9,8 @@ import re
 import signal
 import subprocess
 import sys
+import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -39,26 +41,66 @@ SEED = 3
 MINUTES = 0.5
 
 
-def ours(table: dict[int, tuple[int, list[str]]], before: set[int]) -> list[str]:
-    """Processes started since `before` that belong to Ray or ebbflow."""
-    return [
-        " ".join(argv)[:120]
-        for pid, (_, argv) in table.items()
-        if pid not in before and pid != os.getpid() and any(("ray" in arg or "ebbflow" in arg) for arg in argv[:3])
-    ]
+# Set in the demo's environment, which every process it starts inherits (the emulator, Ray's GCS, raylets and
+# workers, even those that leave its process tree by starting a session of their own), and no other process
+# carries: a test run or cluster of someone else's on the same machine is never counted as the demo's.
+RUN_TAG = "DEMO_TEST_RUN"  # not EBBFLOW_...: the demo reads those as its settings, and demo_env drops them
+
+
+def demo_env(tag: str) -> dict[str, str]:
+    """The demo's environment: ours without EBBFLOW_ settings (a developer's own must not reach it), plus its tag."""
+    env = {name: value for name, value in os.environ.items() if not name.upper().startswith("EBBFLOW_")}
+    return {**env, RUN_TAG: tag}
+
+
+def tagged(tag: str) -> list[str]:
+    """The processes still running whose environment carries `tag`: what the demo started and left behind."""
+    needle = f"{RUN_TAG}={tag}".encode()
+    left = []
+    for pid, (_, argv) in process_table().items():
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as environ:
+                carried = needle in environ.read().split(b"\0")
+        except OSError:  # exited meanwhile, or another user's
+            continue
+        if carried and pid != os.getpid():
+            left.append(f"{pid}: {' '.join(argv)[:120]}")
+    return left
+
+
+def running(argv: list[str], pid: int) -> bool:
+    """`pid` runs `argv` (it has exec'd: until then a child has its parent's argv and environment)."""
+    return process_table().get(pid, (0, []))[1] == argv
+
+
+def test_only_processes_carrying_the_run_tag_count_as_the_demos() -> None:
+    tag = uuid.uuid4().hex
+    sleep = [sys.executable, "-c", "import time; time.sleep(600)  # ray ebbflow"]
+    stranger = subprocess.Popen(sleep, env=demo_env("another run"))  # what the old argv check counted
+    mine = subprocess.Popen(sleep, env=demo_env(tag))
+    try:
+        deadline = time.monotonic() + 30
+        while not (running(sleep, stranger.pid) and running(sleep, mine.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert tagged(tag) == [f"{mine.pid}: {' '.join(sleep)[:120]}"]
+    finally:
+        for process in (stranger, mine):
+            process.kill()
+            process.wait()
+    assert tagged(tag) == []
 
 
 @pytest.mark.timeout(600)
 def test_the_demo_runs_the_whole_mix_on_a_local_fleet_and_leaves_nothing_running(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
-    env = {name: value for name, value in os.environ.items() if not name.upper().startswith("EBBFLOW_")}
-    before = set(process_table())
+    tag = uuid.uuid4().hex
+    env = demo_env(tag)
     args = [EBBFLOW, "demo", "--minutes", str(MINUTES), "--seed", str(SEED), "--no-live", "--workdir", str(workdir)]
     done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=540, check=False)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     # then nothing it started is left: the fleet's raylets and workers, the emulator
-    assert ours(process_table(), before) == []
+    assert tagged(tag) == []
     # and the summary says a spot node was reclaimed, its jobs ran again, and nothing was lost or dead
     assert "spot reclaims survived: 1 node(s) killed without notice" in out
     assert ", 0 lost; dead letters: 0" in out and "still queued at the end: 0" in out
@@ -183,8 +225,8 @@ def test_a_bad_workdir_is_one_error_line_naming_the_option(cli: Cli, workdir: Pa
 @pytest.mark.timeout(300)
 def test_ctrl_c_stops_the_demo_early_with_its_summary_and_nothing_lost_or_left_running(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
-    env = {name: value for name, value in os.environ.items() if not name.upper().startswith("EBBFLOW_")}
-    before = set(process_table())
+    tag = uuid.uuid4().hex
+    env = demo_env(tag)
     args = [EBBFLOW, "demo", "--minutes", "2", "--seed", str(SEED), "--no-live", "--workdir", str(workdir)]
     # its own process group, which a terminal's Ctrl-C signals as a whole (the emulator and Ray must survive it)
     demo = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
@@ -203,7 +245,7 @@ def test_ctrl_c_stops_the_demo_early_with_its_summary_and_nothing_lost_or_left_r
     assert demo.returncode == 0, out
     assert re.search(r"ran 0:[0-5]\d", out), out  # it stopped early ...
     assert ", 0 lost; dead letters: 0" in out and "queue-tracking chart:" in out  # ... with its summary
-    assert ours(process_table(), before) == []
+    assert tagged(tag) == []
     # and every job it queued is finished or still queued: a drain gives unfinished ones back, never loses them
     scheduler = open_scheduler(demo_settings(workdir, "http://127.0.0.1:1"))
     try:
