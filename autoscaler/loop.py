@@ -5,6 +5,10 @@ is logged and its failure kept as a FleetError for the next round. Request ids a
 never inside decide. It remembers its own recent actions (cooldowns, hourly limits), recent launch
 failures, and nodes that vanished without being drained (preemptions per node type). It keeps the arrival
 stream and the season's forecast (with `config.forecast`), both read from the scheduler.
+
+Under a leader lease (the head's), that memory lives in the store (autoscaler.memory): `take_over` loads it,
+and each round writes what it added with the leader's fencing token, once before it acts (so a deposed
+leader learns it, as NotLeaderError, before it launches anything) and once after.
 """
 
 from __future__ import annotations
@@ -22,14 +26,15 @@ from autoscaler.decision_log import DecisionLog, entry
 from autoscaler.fleet import Fleet, FleetError
 from autoscaler.forecast import ArrivalForecast
 from autoscaler.guard import guard
+from autoscaler.memory import MEMORY_S, GuardMemory, Remembered, RequestingFleet
 from autoscaler.observe import build_snapshot
 from autoscaler.snapshot import Action, Snapshot
 from dispatcher.markets import Market
 from scheduler.cron import CronSchedule
+from scheduler.errors import StoreUnavailableError
 from scheduler.queue import Scheduler
 
 log = logging.getLogger(__name__)
-MEMORY_S = 3600.0  # how long actions, errors and preemptions are remembered
 
 
 class Autoscaler:
@@ -71,6 +76,25 @@ class Autoscaler:
             lookahead_s=config.startup_lag_s + config.period_s,
             present_s=self.arrivals.stream.window * config.period_s,
         )
+        self.memory: GuardMemory | None = None  # in the store, while this process leads (take_over)
+        self._unsaved = Remembered()  # added since the last write to `memory`
+
+    def take_over(self, memory: GuardMemory) -> None:
+        """Become the leader's autoscaler: the memory in the store replaces this process's own (a failover, or
+        a restart, carries the cooldowns and the hourly cap on), and each round writes to it from now on."""
+        remembered = memory.load()
+        self.actions = deque(sorted(remembered.actions, key=lambda action: action.at_s))
+        self.errors = deque(sorted(remembered.errors, key=lambda error: error.at_s))
+        self.vanished = deque(sorted(remembered.vanished))
+        if remembered.floors is not None and isinstance(self.fleet, RequestingFleet):
+            self.fleet.adopt_floors(remembered.floors)
+        self._known, self._drained = {}, set()  # the fleet changed while another head led: learn it anew
+        self._unsaved = Remembered()
+        self.memory = memory
+
+    def step_down(self) -> None:
+        """No longer the leader: stop writing to the store (the next take_over reads it again)."""
+        self.memory, self._unsaved = None, Remembered()
 
     def tick(self, dry_run: bool = False) -> Decision:
         """One round; with dry_run nothing is done, but the decision is still returned (and not logged)."""
@@ -81,17 +105,22 @@ class Autoscaler:
             log.warning("autoscaler: inputs unavailable: %s", err)
             decision = Decision(hold=f"hold: inputs unavailable ({type(err).__name__}: {err})")
             if not dry_run:
+                self._save_or_keep()
                 self.decisions.append({"at": now, "acted": False, "hold": decision.hold})
             return decision
         decision = guard(decide(snapshot, self.config), snapshot, self.config)
         if not dry_run:
+            self._save(check=decision.acts)  # NotLeaderError here: deposed, and nothing was done
             self.act(decision, now)
             self.decisions.append(entry(snapshot, decision, acted=decision.acts))
+            self._save_or_keep()
         return decision
 
     def observe(self, now: float) -> Snapshot:
         self._forget(now)
-        self.errors.extend(self.fleet.poll_errors())
+        polled = self.fleet.poll_errors()
+        self.errors.extend(polled)
+        self._unsaved.errors += polled
         snapshot = build_snapshot(
             self.scheduler,
             self.fleet,
@@ -119,9 +148,9 @@ class Autoscaler:
             except Exception as err:
                 extra = {"node_type": name, "count": count, "request_id": request_id}
                 log.warning("autoscaler: launch of %d x %s failed: %s", count, name, err, extra=extra)
-                self.errors.append(FleetError(name, "launch", now, str(err), request_id))
+                self._note_error(FleetError(name, "launch", now, str(err), request_id))
                 continue
-            self.actions.append(Action(now, "launch", name, count))
+            self._note_action(Action(now, "launch", name, count))
         if decision.drains:
             try:
                 self.fleet.drain(decision.drains, f"ebbflow-{int(now)}-drain")
@@ -131,7 +160,8 @@ class Autoscaler:
                 return
             self._drained.update(decision.drains)
             drained = Counter(self._known.get(node_id, "?") for node_id in decision.drains)
-            self.actions.extend(Action(now, "drain", node_type, count) for node_type, count in drained.items())
+            for node_type, count in drained.items():
+                self._note_action(Action(now, "drain", node_type, count))
 
     def run(self, should_stop: Callable[[], bool], sleep: Callable[[float], None] = time.sleep) -> None:
         while not should_stop():
@@ -144,8 +174,34 @@ class Autoscaler:
         for node_id, node_type in self._known.items():
             if node_id not in present and node_id not in self._drained:
                 self.vanished.append((now, node_type))
+                self._unsaved.vanished.append((now, node_type))
         self._drained &= set(present)
         self._known = present
+
+    def _note_action(self, action: Action) -> None:
+        self.actions.append(action)
+        self._unsaved.actions.append(action)
+        if isinstance(self.fleet, RequestingFleet):  # the request it stands on now, for the next leader
+            self._unsaved.floors = self.fleet.floors()
+
+    def _note_error(self, error: FleetError) -> None:
+        self.errors.append(error)
+        self._unsaved.errors.append(error)
+
+    def _save(self, check: bool = False) -> None:
+        """Write what this round added to the store (with `check`, even nothing: the fence alone)."""
+        if self.memory is None or not (self._unsaved or check):
+            return
+        self.memory.save(self._unsaved)
+        self._unsaved = Remembered()
+
+    def _save_or_keep(self) -> None:
+        """What it did is kept for the next round's write if the store is away now (the next round then acts
+        only once the store is back, as its check before acting fails until then)."""
+        try:
+            self._save()
+        except StoreUnavailableError as err:
+            log.warning("autoscaler: its memory could not be written, kept for the next round: %s", err)
 
     def _forget(self, now: float) -> None:
         for memory in (self.actions, self.errors):

@@ -31,6 +31,10 @@ under: Ray's pending launches have none ("pending:<type>:<ts>:<i>"), its pending
 uuid. Ray's pending list lags up to one autoscaler round (AUTOSCALER_UPDATE_INTERVAL_S, 5 s by default) behind
 a node coming up, so for that long a new node can show both as running and as launching.
 
+Only the leading head's fleet calls `request_resources` (the autoscaler runs under the head's leader lease,
+docs/heads.md): two heads would each replace the other's request. A new leader adopts the floors the previous
+one asked for (`adopt_floors`, from the autoscaler's memory in the store) before it sends its own.
+
 Needs a connected driver (`ray.init(address=...)`); works with autoscaler v2 heads, which report pending and
 failed launches (`ray.autoscaler.v2.sdk.get_cluster_status`).
 """
@@ -106,6 +110,14 @@ class RayFleet:
         """The desired floor per node type (what the last resource request asked for)."""
         with self._lock:
             return dict(self._floor)
+
+    def adopt_floors(self, floors: Mapping[str, int]) -> None:
+        """Stand on the request a previous leader sent (autoscaler.memory), so that this fleet's next request,
+        which replaces it, does not drop the nodes that one asked for. Only the leader's fleet requests."""
+        with self._lock:
+            for name, floor in floors.items():
+                if name in self._floor:
+                    self._floor[name] = max(self._floor[name], min(floor, self._types[name].max_nodes))
 
     def nodes(self) -> list[FleetNode]:
         """Alive nodes of the fleet's types (running, or draining), then launching ones (see the module doc),

@@ -35,5 +35,6 @@ class DispatcherConfig(BaseModel):
     store_outage_s: float = Field(
         default=120.0,
         ge=0,
-        description="a job store that cannot be reached is waited for this long, running jobs kept; then it exits",
+        description="a job store that cannot serve (unreachable; Redis BUSY, OOM, LOADING, READONLY...) is waited for "
+        "this long, running jobs kept; then it exits",
     )

@@ -26,7 +26,7 @@ from dispatcher.batching import BatchSizer
 from dispatcher.capacity import alive_slots, read_slots
 from dispatcher.config import DispatcherConfig
 from dispatcher.context import SchedulerSource
-from dispatcher.inflight import DispatchCounts, Held, RunningTask
+from dispatcher.inflight import DispatchCounts, Held, RunningTask, StoreOutage
 from dispatcher.markets import MARKET_RESOURCE, Market
 from dispatcher.ondemand_plan import NO_PLAN, TOP_LEVEL, OnDemandPlan, PlacementAdvice, next_plan
 from dispatcher.outcomes import classify, describe
@@ -45,6 +45,9 @@ WARM_UP_TIMEOUT_S = 30.0
 KILL_WAIT_S = 5.0  # after a forced cancel, how long to wait for Ray to report the task gone
 STORE_RETRY_S = 0.25  # first wait before asking an unreachable store again; doubles up to the next
 STORE_RETRY_MAX_S = 2.0
+# A store that refuses writes (Redis OOM, READONLY) still answers the reads that probe it, so the next write
+# fails again at once: an outage of the same kind within this many seconds of the last is the same outage.
+OUTAGE_GAP_S = 5.0
 HINT_SMOOTHING = 0.2
 NO_LEVELS: list[int] = []
 
@@ -86,6 +89,7 @@ class Dispatcher:
         self._beat_every = self.config.heartbeat_every_s or scheduler.config.lease_ttl_s / 3
         self._runners_ref: Any = None
         self._task: Any = None
+        self._outage: StoreOutage | None = None  # the store outage being waited out, until a step succeeds
 
     # -- the loop ------------------------------------------------------------------------------------
 
@@ -100,6 +104,7 @@ class Dispatcher:
                     self.step()
                     for hook in every:
                         hook()
+                    self._outage_over()
                 except StoreUnavailableError as err:
                     self._ride_out(err)
         except BaseException:
@@ -400,17 +405,10 @@ class Dispatcher:
         expired during a long outage were handed out again; their late acks are refused and counted lost,
         never overwriting the newer run. Past the limit the error is raised: the service manager restarts
         the head, as it did before this existed."""
-        started = self._clock()
-        log.warning(
-            "store unavailable (%s): waiting up to %.0f s, %d tasks keep running",
-            error,
-            self.config.store_outage_s,
-            len(self.running),
-        )
-        self.counts.outages += 1
+        outage = self._outage_of(error)
         wait_s = STORE_RETRY_S
         while not self._stop:
-            if self._clock() - started > self.config.store_outage_s:
+            if self._clock() - outage.started > self.config.store_outage_s:
                 raise error
             time.sleep(wait_s)
             self._enforce_time_limits(self._clock())
@@ -420,10 +418,37 @@ class Dispatcher:
                 self._heartbeat_if_due(self._clock())
                 self.scheduler.store.stats()  # with nothing to heartbeat, any answer will do
             except StoreUnavailableError as again:
+                if again.reason != error.reason:  # e.g. a restarted Redis: unreachable, then loading its data
+                    log.warning("store still unavailable, now %s: %s", again.reason, again)
                 error, wait_s = again, min(wait_s * 2, STORE_RETRY_MAX_S)
+                outage.last_seen = self._clock()
                 continue
-            log.info("store back after %.1f s", self._clock() - started)
+            outage.last_seen = self._clock()
             return
+
+    def _outage_of(self, error: StoreUnavailableError) -> StoreOutage:
+        """The outage `error` belongs to: the one being waited out if it came back within OUTAGE_GAP_S with
+        the same reason (its limit counts from its start), else a new one, logged and counted by reason."""
+        now = self._clock()
+        outage = self._outage
+        if outage is not None and outage.reason == error.reason and now - outage.last_seen <= OUTAGE_GAP_S:
+            return outage
+        log.warning(
+            "store unavailable (%s: %s): waiting up to %.0f s, %d tasks keep running",
+            error.reason,
+            error,
+            self.config.store_outage_s,
+            len(self.running),
+        )
+        self.counts.outages += 1
+        self.counts.outage_reasons[error.reason] += 1
+        self._outage = StoreOutage(error.reason, now, now)
+        return self._outage
+
+    def _outage_over(self) -> None:
+        if self._outage is not None:
+            log.info("store back after %.1f s (%s)", self._clock() - self._outage.started, self._outage.reason)
+            self._outage = None
 
     # -- stopping ------------------------------------------------------------------------------------
 

@@ -31,6 +31,15 @@ class RunningTask:
 
 
 @dataclass(slots=True)
+class StoreOutage:
+    """A store outage the dispatcher is waiting out (monotonic seconds)."""
+
+    reason: str  # StoreUnavailableError.reason: connection, busy, oom, loading, readonly...
+    started: float
+    last_seen: float  # when the store last refused
+
+
+@dataclass(slots=True)
 class DispatchCounts:
     leased: int = 0
     tasks: int = 0
@@ -44,6 +53,7 @@ class DispatchCounts:
     lost: int = 0  # the lease was gone when the dispatcher reported back (it expired, or a newer run holds it)
     per_market: Counter[Market] = field(default_factory=Counter)  # tasks started per market
     outages: int = 0  # store outages waited out (running jobs kept)
+    outage_reasons: Counter[str] = field(default_factory=Counter)  # per StoreUnavailableError.reason (busy, oom...)
 
     def summary(self) -> str:
         markets = ", ".join(f"{market.value} {n}" for market, n in sorted(self.per_market.items()))
@@ -51,5 +61,8 @@ class DispatchCounts:
             f"leased {self.leased}, done {self.done}, retried {self.retried}, dead {self.dead}, "
             f"preempted {self.preempted}, timed out {self.timed_out}, deferred {self.deferred}, "
             f"given back {self.given_back}, lost {self.lost}; tasks {self.tasks} ({markets or 'none'})"
-            + (f"; store outages waited out {self.outages}" if self.outages else "")
+            + (f"; store outages waited out {self.outages} ({self._reasons()})" if self.outages else "")
         )
+
+    def _reasons(self) -> str:
+        return ", ".join(f"{reason} {n}" for reason, n in sorted(self.outage_reasons.items()))

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from autoscaler.decide import Decision
 from autoscaler.decision_log import DecisionLog
 from autoscaler.fleet import Fleet
 from autoscaler.loop import Autoscaler
+from autoscaler.memory import GuardMemory
 from autoscaler.spot_prices import Ec2SpotPrices, configured_spot_prices
 from dispatcher.markets import Market
 from ebbflow.config import Settings
+from ebbflow.stores import open_leader_lease
 from scheduler.errors import ConfigError
+from scheduler.leader import NotLeaderError
 from scheduler.queue import Scheduler
 
 
@@ -89,9 +93,36 @@ def make_autoscaler(
         scheduler,
         fleet,
         scaling.policy(),
-        DecisionLog(scaling.log_path),
+        DecisionLog(scaling.log_path, scaling.log_max_bytes, scaling.log_backups),  # the writer: it rotates
         busy_slots,
         schedules=settings.cron,
         unplaced=unplaced,
         ondemand_below_top=ondemand_below_top,
+        # the store's clock: the guard's memory in the store is on one time line whichever head wrote it
+        clock=lambda: scheduler.clock.now_ms() / 1000,
     )
+
+
+def plan_once(settings: Settings, scheduler: Scheduler, scaler: Autoscaler, dry_run: bool, holder: str) -> Decision:
+    """One round from the CLI, by the leader lease's rules (docs/heads.md): the plan reads the leader's memory
+    in the store, so it shows the clamps the leading head would apply; acting takes the lease for the round
+    (as `holder`), and is refused while a head leads, which would otherwise launch beside it."""
+    lease = open_leader_lease(settings, scheduler.store)
+    try:
+        if dry_run:
+            scaler.take_over(GuardMemory(lease, token=0))  # read only: a dry run writes nothing
+            return scaler.tick(dry_run=True)
+        token = lease.acquire(holder, round(settings.head.leader_ttl_s * 1000))
+        if token is None:
+            leader = lease.current()
+            raise NotLeaderError(
+                f"{leader.holder if leader else 'a head'} leads and runs the autoscaler; act there, "
+                "or use --dry-run to see its plan"
+            )
+        try:
+            scaler.take_over(GuardMemory(lease, token))
+            return scaler.tick()
+        finally:
+            lease.release(holder, token)
+    finally:
+        lease.close()

@@ -337,7 +337,10 @@ def work(app: App, max_jobs: int | None, idle_exit: bool, batch: int, worker_nam
     total = max_jobs or sum(scheduler.store.stats().pending.values())
     console = render.make_console()
     with render_run.worker_progress(console, total) as advance:
-        worker = LocalWorker(scheduler, worker_name, batch, max_jobs, idle_exit, on_record=advance)
+        outage_s = app.settings.dispatcher.store_outage_s
+        worker = LocalWorker(
+            scheduler, worker_name, batch, max_jobs, idle_exit, on_record=advance, store_outage_s=outage_s
+        )
         counts = worker.run()
     console.print(render_run.worker_counts(counts))
 
@@ -503,11 +506,11 @@ def autoscaler() -> None:
 @pass_app
 def autoscaler_plan(app: App, dry_run: bool) -> None:
     """Observe the queue and the fleet, decide and guard once, and print the decision with its reasons."""
-    from ebbflow.autoscaling import busy_slots_source, make_autoscaler, open_fleet
+    from ebbflow.autoscaling import busy_slots_source, make_autoscaler, open_fleet, plan_once
 
     settings, scheduler = app.settings, app.scheduler()
     scaler = make_autoscaler(settings, scheduler, open_fleet(settings), busy_slots_source(settings, scheduler))
-    made = scaler.tick(dry_run)
+    made = plan_once(settings, scheduler, scaler, dry_run, holder=f"cli-{socket.gethostname()}-{os.getpid()}")
     show(render_autoscaler.decision(made, dry_run))
 
 

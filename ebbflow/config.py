@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from autoscaler.config import AutoscalerConfig
 from autoscaler.fleet import NodeType, check_node_types
+from autoscaler.log_files import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, MIN_MAX_BYTES
 from dispatcher.config import DispatcherConfig
 from ebbflow.config_errors import describe_settings_error, describe_validation_error
 from ebbflow.logs import LogFormat
@@ -140,12 +141,36 @@ class AutoscalerSettings(AutoscalerConfig):
     )
     node_types: tuple[NodeType, ...] = ()
     log_path: str = Field(default=".ebbflow/autoscaler.jsonl", min_length=1, description="the decision log")
+    log_max_bytes: int = Field(
+        default=DEFAULT_MAX_BYTES, description="the decision log is rotated (to log_path.1 ...) before this size"
+    )
+    log_backups: int = Field(default=DEFAULT_BACKUPS, description="rotated decision logs kept besides log_path")
     ec2: Ec2Settings = Ec2Settings()
 
     @field_validator("node_types")
     @classmethod
     def _unique(cls, value: tuple[NodeType, ...]) -> tuple[NodeType, ...]:
         return check_node_types(value)
+
+    @field_validator("log_max_bytes")
+    @classmethod
+    def _rotation_size(cls, value: int) -> int:
+        if value < MIN_MAX_BYTES:
+            raise ValueError(
+                f"{value} bytes would rotate the decision log every few decisions; give at least {MIN_MAX_BYTES}"
+                f" (64 KiB), e.g. {DEFAULT_MAX_BYTES} (16 MiB, about 25,000 decisions)"
+            )
+        return value
+
+    @field_validator("log_backups")
+    @classmethod
+    def _rotated_files(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(
+                f"{value}: keep at least 1 rotated file, or the newest decisions vanish at each rotation;"
+                f" e.g. {DEFAULT_BACKUPS} (with 16 MiB files, about three months at one decision a minute)"
+            )
+        return value
 
     def policy(self) -> AutoscalerConfig:
         return AutoscalerConfig(**{name: getattr(self, name) for name in AutoscalerConfig.model_fields})
@@ -161,6 +186,23 @@ class HeadSettings(BaseModel):
     metrics_port: int = Field(default=9464, ge=0, le=65535, description="/metrics port; 0: any free port")
     metrics: bool = Field(default=True, description="serve Prometheus metrics on the head")
     log_format: LogFormat = Field(default="text", description="text lines, or json: one object per line")
+    leader_ttl_s: float = Field(
+        default=15.0, ge=1.0, le=600.0, description="the leader lease's TTL: a killed leader's lease lapses after it"
+    )
+    leader_renew_every_s: float = Field(
+        default=5.0, gt=0, description="how often the leader renews its lease, and a standby tries to take it"
+    )
+
+    @model_validator(mode="after")
+    def _renew_within_ttl(self) -> HeadSettings:
+        # the leader stops acting leader_ttl_s - leader_renew_every_s after its last renew: at least one more
+        # renew must fit in before that, or a single slow round would depose it
+        if self.leader_renew_every_s * 2 > self.leader_ttl_s:
+            raise ValueError(
+                f"head.leader_renew_every_s ({self.leader_renew_every_s:g} s) must be at most half of "
+                f"head.leader_ttl_s ({self.leader_ttl_s:g} s); e.g. 5 and 15 (the defaults)"
+            )
+        return self
 
 
 JOB_TYPES_REFERENCE = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"

@@ -11,8 +11,9 @@ from croniter import croniter
 from scheduler.cron import CronSchedule
 from scheduler.job import SubmitResult
 from scheduler.store import JobStore
+from scheduler.validation import RESERVED_KEY_PREFIX
 
-KEY_PREFIX = "cron:"  # CronRunner keys each tick's job `cron:<name>:<tick ms>`
+KEY_PREFIX = RESERVED_KEY_PREFIX  # CronRunner keys each tick's job `cron:<name>:<tick ms>`
 
 
 @dataclass(frozen=True, slots=True)

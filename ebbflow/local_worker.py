@@ -3,19 +3,23 @@
 For one machine, the demo and tests; the dispatcher does the same onto Ray. Jobs of a leased batch run one
 after another, so the batch's remaining leases are heartbeated once half the lease TTL has passed, and
 whatever is still unfinished when the worker stops (Ctrl-C, or an error from the store) is released at
-once instead of waiting out its TTL.
+once instead of waiting out its TTL. A store outage is waited out for up to `store_outage_s`
+(ebbflow.outage_wait), then the error ends the worker for its service manager to restart.
 """
 
 from __future__ import annotations
 
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 from dispatcher.context import JobCannotSucceed
+from ebbflow.outage_wait import OutageRider
 from scheduler.errors import SchedulerError, StaleLeaseError
 from scheduler.job import Job, JobState, JSONValue, Lease
 from scheduler.queue import Scheduler
@@ -48,6 +52,7 @@ class WorkerCounts:
     lost: int = 0
     released: int = 0
     interrupted: bool = False  # stopped by Ctrl-C (the worker's normal way to stop when not told to exit)
+    outages: Counter[str] = field(default_factory=Counter)  # store outages waited out, by reason
     records: list[RunRecord] = field(default_factory=list)  # in lease order
 
     def add(self, record: RunRecord) -> None:
@@ -105,12 +110,16 @@ class LocalWorker:
     on_record: Callable[[RunRecord], None] | None = None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    store_outage_s: float = 120.0  # the dispatcher's setting of the same name
     _next_maintain: float = field(default=0.0, init=False)
     _beat_at: float = field(default=0.0, init=False)
 
+    def __post_init__(self) -> None:
+        self.rider = OutageRider(self.store_outage_s, self.sleep, self.clock)
+
     def run(self) -> WorkerCounts:
         """Work until max_jobs, an empty queue with idle_exit, or Ctrl-C; the counts say which."""
-        counts = WorkerCounts()
+        counts = WorkerCounts(outages=self.rider.outages)
         try:
             self._loop(counts)
         except KeyboardInterrupt:
@@ -120,7 +129,7 @@ class LocalWorker:
     def _loop(self, counts: WorkerCounts) -> None:
         while self.max_jobs is None or counts.leased < self.max_jobs:
             self._maybe_maintain()
-            leases = self.scheduler.lease(self._wanted(counts), self.name)
+            leases = self.rider.call(partial(self.scheduler.lease, self._wanted(counts), self.name))
             if not leases and self.idle_exit:
                 break
             if not leases:
@@ -135,7 +144,7 @@ class LocalWorker:
     def _maybe_maintain(self) -> None:
         # Reaping expired leases and applying MLFQ moves is the head's job; a lone worker does it itself.
         if self.clock() >= self._next_maintain:
-            self.scheduler.maintain()
+            self.rider.call(self.scheduler.maintain)
             self._next_maintain = self.clock() + self.maintain_every_s
 
     def _run_batch(self, leases: Sequence[Lease], counts: WorkerCounts) -> None:
@@ -152,7 +161,7 @@ class LocalWorker:
 
     def _keep_alive(self, leases: Sequence[Lease]) -> None:
         if self.clock() - self._beat_at >= self.scheduler.config.lease_ttl_s / 2:
-            self.scheduler.heartbeat(leases)
+            self.rider.call(lambda: self.scheduler.heartbeat(leases))
             self._beat_at = self.clock()
 
     def _run_one(self, lease: Lease) -> RunRecord:
@@ -176,11 +185,11 @@ class LocalWorker:
             return self._fail(lease, f"{type(hopeless).__name__}: {hopeless}", retryable=False)
         except Exception:
             return self._fail(lease, traceback.format_exc())
-        return "done" if self.scheduler.ack([lease])[0] else "lost"
+        return "done" if self.rider.call(lambda: self.scheduler.ack([lease]))[0] else "lost"
 
     def _fail(self, lease: Lease, error: str, retryable: bool = True) -> Outcome:
         try:
-            state = self.scheduler.fail(lease, error[-MAX_ERROR_CHARS:], retryable)
+            state = self.rider.call(lambda: self.scheduler.fail(lease, error[-MAX_ERROR_CHARS:], retryable))
         except StaleLeaseError:
             return "lost"
         return "dead" if state is JobState.DEAD else "retry"

@@ -171,6 +171,7 @@ def maintenance(report: MaintenanceReport, config: SchedulerConfig) -> Renderabl
     summary = Text(
         f"reaped {report.reaped} expired leases; {len(report.plan.demotions)} tenant demotions; "
         f"{len(report.plan.moves)} job moves planned; {report.moved} jobs moved"
+        + (f"; {report.dead_dropped} dead letters dropped by retention" if report.dead_dropped else "")
     )
     parts: list[RenderableType] = [summary]
     if report.plan.demotions:

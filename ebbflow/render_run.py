@@ -38,9 +38,12 @@ def worker_progress(console: Console, total: int | None) -> Iterator[Callable[[R
 
 def worker_counts(counts: WorkerCounts) -> Text:
     stopped = " (stopped by Ctrl-C)" if counts.interrupted else ""
+    waited = ", ".join(f"{n} {reason}" for reason, n in sorted(counts.outages.items()))
+    outages = f"; store outages waited out: {waited}" if waited else ""
     return Text(
         f"leased {counts.leased}: done {counts.done}, failed and retrying {counts.retried}, "
         f"dead-lettered {counts.dead}, lease lost {counts.lost}, released on stop {counts.released}{stopped}"
+        f"{outages}"
     )
 
 

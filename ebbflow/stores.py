@@ -1,7 +1,9 @@
 """Opening the job store the settings pick, and a Scheduler over it.
 
 Both stores are checked on open (Redis answers a ping, the SQLite file can be created), so an unreachable
-store fails at once with a StoreUnavailableError that says what to do, not on the first real call.
+store fails at once with a StoreUnavailableError that says what to do, not on the first real call. A Redis
+that would lose jobs (a maxmemory-policy other than noeviction) or is too old for the scripts fails with a
+ConfigError naming the setting (scheduler.redis_requirements).
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from ebbflow.config import RedisSettings, Settings, SQLiteSettings
 from ebbflow.job_types import load_registry
 from scheduler.config import SchedulerConfig
 from scheduler.errors import StoreUnavailableError
+from scheduler.leader import LeaderLease
+from scheduler.leader_redis import RedisLeaderLease
+from scheduler.leader_sqlite import SQLiteLeaderLease
 from scheduler.queue import Scheduler
+from scheduler.redis_errors import as_store_error
 from scheduler.redis_store import RedisStore
 from scheduler.sqlite_store import SQLiteStore
 from scheduler.store import JobStore
@@ -38,6 +44,14 @@ def open_scheduler(settings: Settings, store: JobStore | None = None) -> Schedul
     """A Scheduler on `store` (or on a newly opened configured store) with the configured policy."""
     registry = load_registry(settings.job_types, ResourcesSource.from_settings(settings.packs))
     return Scheduler(store if store is not None else open_store(settings), settings.scheduler, registry)
+
+
+def open_leader_lease(settings: Settings, store: JobStore) -> LeaderLease:
+    """The head's leader lease in the configured store (docs/heads.md): on Redis beside the jobs, on the job
+    store's own client; on SQLite a table in the same file. The caller closes it."""
+    if isinstance(store, RedisStore):
+        return RedisLeaderLease(store.client, settings.redis.namespace)
+    return SQLiteLeaderLease(settings.sqlite.path)
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,13 @@ def _open_redis(settings: Settings) -> RedisStore:
     address = where.get("path") or f"{where.get('host', 'localhost')}:{where.get('port', 6379)}"
     try:
         client.ping()
+    except (redis.BusyLoadingError, redis.ResponseError) as err:
+        client.close()
+        # BUSY, LOADING, MASTERDOWN...: an outage, named; anything else: e.g. a password to a server without one
+        raise as_store_error(client, err) or StoreUnavailableError(
+            f"Redis at {address} refused ebbflow's AUTH ({err}); check redis.password (EBBFLOW_REDIS__PASSWORD) "
+            "and redis.username against the server's requirepass or ACL"
+        ) from err
     except redis.AuthenticationError as err:  # before ConnectionError: it is one
         client.close()
         raise StoreUnavailableError(
@@ -99,18 +120,16 @@ def _open_redis(settings: Settings) -> RedisStore:
         raise StoreUnavailableError(
             f"Redis at {address} is unreachable ({err}); " + (hint or "start redis-server or set EBBFLOW_STORE=sqlite")
         ) from err
-    except redis.ResponseError as err:  # e.g. a password given to a server that has none
+    try:  # the store checks the server (noeviction, version) and raises a ConfigError naming the fix
+        return RedisStore(
+            client,
+            levels=len(settings.scheduler.levels),
+            namespace=settings.redis.namespace,
+            finished_retention=settings.scheduler.finished_retention,
+        )
+    except BaseException:
         client.close()
-        raise StoreUnavailableError(
-            f"Redis at {address} refused ebbflow's AUTH ({err}); check redis.password (EBBFLOW_REDIS__PASSWORD) "
-            "and redis.username against the server's requirepass or ACL"
-        ) from err
-    return RedisStore(
-        client,
-        levels=len(settings.scheduler.levels),
-        namespace=settings.redis.namespace,
-        finished_retention=settings.scheduler.finished_retention,
-    )
+        raise
 
 
 def _open_sqlite(settings: Settings) -> SQLiteStore:

@@ -1,7 +1,7 @@
 """ebbflow's scheduler: a durable multi-level feedback queue (see README, "The scheduler")."""
 
 from scheduler.builtin_types import BUILTIN_TYPES
-from scheduler.clock import Clock, FakeClock, SystemClock
+from scheduler.clock import Clock, FakeClock, StoreClock, SystemClock
 from scheduler.config import ClassConfig, LevelConfig, SchedulerConfig
 from scheduler.cron import CronRunner, CronSchedule
 from scheduler.errors import (
@@ -52,6 +52,7 @@ __all__ = [
     "SchedulerConfig",
     "SchedulerError",
     "StaleLeaseError",
+    "StoreClock",
     "StoreUnavailableError",
     "SubmitResult",
     "SystemClock",

@@ -40,6 +40,8 @@ DEFAULT_LEVELS = (
     LevelConfig(name="weekly", max_wait_s=3600, allotment_s=3600),
     LevelConfig(name="background", max_wait_s=6 * 3600, allotment_s=None),
 )
+DEFAULT_DEAD_LETTER_MAX_AGE_S = 14 * 24 * 3600.0  # two weeks to look at a failure and retry it
+DEFAULT_DEAD_LETTER_MAX_COUNT = 100_000  # at 64 KiB of payload and 8 KB of error each, some 7 GB at most
 DEFAULT_PROMOTE_MAX_RUN_S = 1800.0  # deadline promotion skips longer jobs (the simulator uses it too)
 
 DEFAULT_CLASSES = {
@@ -69,6 +71,17 @@ class SchedulerConfig(BaseModel):
     # hold the urgent headroom (on-demand slots) for that long
     promote_max_run_s: float | None = Field(default=DEFAULT_PROMOTE_MAX_RUN_S, gt=0)
     finished_retention: int = Field(default=10_000, ge=0)
+    # dead letters (up to a payload and an error each) are dropped by maintain past either bound, oldest first
+    dead_letter_max_age_s: float = Field(
+        default=DEFAULT_DEAD_LETTER_MAX_AGE_S,
+        gt=0,
+        description="dead letters older than this (seconds since they died) are dropped; e.g. 1209600 = 14 days",
+    )
+    dead_letter_max_count: int = Field(
+        default=DEFAULT_DEAD_LETTER_MAX_COUNT,
+        ge=1,
+        description="at most this many dead letters are kept, the newest; older ones are dropped",
+    )
 
     @model_validator(mode="after")
     def _check_names(self) -> Self:

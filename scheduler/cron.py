@@ -1,15 +1,17 @@
 """Cron schedules: submit a job at each tick of a cron expression, exactly once per tick.
 
 Every head may run a CronRunner. Each tick's job carries the key `cron:<name>:<tick ms>` held for
-`key_hold_s` after the job ends, so when two heads (or a restarted one) see the same tick, only the first
-submit creates a job; the others get the same job back.
+`KEY_HOLD_S` after the job ends, so when two heads (or a restarted one) see the same tick, only the first
+submit creates a job; the others get the same job back. Keys are per tenant (the schedule's), and the
+`cron:` prefix is reserved: validation refuses it from every submit, and the runner sets its key on the
+validated job (`tick_job`), so no user can take a tick's key before the tick comes.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,9 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scheduler.errors import InvalidJobError
 from scheduler.job import JSONValue, NewJob, SubmitResult
 from scheduler.queue import Scheduler
+from scheduler.validation import MAX_KEY_TTL_S, RESERVED_KEY_PREFIX
 
 CATCH_UP_S = 3600  # a head that starts late still submits ticks missed in the last hour
-KEY_HOLD_S = 7 * 24 * 3600
+KEY_HOLD_S = MAX_KEY_TTL_S  # far longer than the catch-up window: a late head never submits a tick again
 log = logging.getLogger(__name__)
 
 
@@ -90,11 +93,21 @@ class CronRunner:
         return results
 
     def _job(self, schedule: CronSchedule, tick: int) -> NewJob:
-        return self.scheduler.prepare(
+        job = self.scheduler.prepare(
             schedule.type,
             schedule.payload_for(tick),
             tenant=schedule.tenant,
             job_class=schedule.job_class,
-            key=f"cron:{schedule.name}:{tick}",
             key_ttl_s=KEY_HOLD_S,
         )
+        return tick_job(job, schedule.name, tick)
+
+
+def tick_key(name: str, tick_ms: int) -> str:
+    return f"{RESERVED_KEY_PREFIX}{name}:{tick_ms}"
+
+
+def tick_job(job: NewJob, name: str, tick_ms: int) -> NewJob:
+    """A validated job keyed as the tick of schedule `name`: the key is set after validation, which refuses
+    the reserved prefix from every other submit (HTTP API, CLI, Scheduler.submit)."""
+    return replace(job, key=tick_key(name, tick_ms))

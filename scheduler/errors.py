@@ -7,7 +7,8 @@ SchedulerError                  root: catch this to catch everything below
 │   └── PayloadError            payload is not JSON, too large, or fails the type's schema
 ├── StaleLeaseError             ack/fail/heartbeat with a token that no longer holds the lease
 ├── JobNotFoundError            no job with that id
-├── StoreUnavailableError       the store (Redis, SQLite file) cannot be reached
+├── StoreUnavailableError       the store cannot serve now: unreachable, or refusing commands for a while
+│                               (Redis BUSY, OOM, LOADING, READONLY...); `reason` names which
 └── ConfigError                 the configuration is invalid
 """
 
@@ -59,8 +60,21 @@ class JobNotFoundError(SchedulerError, KeyError):
         return f"no job with id {self.job_id!r}"
 
 
+STORE_OUTAGE_REASONS = ("connection", "busy", "oom", "loading", "readonly", "masterdown", "misconf", "noreplicas")
+
+
 class StoreUnavailableError(SchedulerError):
-    """The job store cannot be reached."""
+    """The job store cannot serve now; callers wait it out (the dispatcher's `store_outage_s`).
+
+    `reason` is one of STORE_OUTAGE_REASONS: "connection" (unreachable, timed out) or the Redis condition that
+    refused the command (scheduler.redis_errors), for logs and the `ebbflow_store_outages_total` metric."""
+
+    def __init__(self, message: str, reason: str = "connection") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[StoreUnavailableError], tuple[str, str]]:  # pickled with its reason
+        return (type(self), (str(self), self.reason))
 
 
 class ConfigError(SchedulerError):

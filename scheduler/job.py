@@ -162,6 +162,10 @@ class Job:
 DEAD_LETTERED = "dead-lettered so it cannot block the queue"
 """Said after the problem when a lease dead-letters a job whose stored parts do not decode."""
 
+REASON_LOST = "dead-lettered; the reason was lost from the store (its error field was deleted)"
+"""The error shown for a dead job whose stored error is gone (docs/store-damage.md): a dead letter always
+shows a reason."""
+
 UNREADABLE_TYPE = "?"
 """The type, tenant and class shown for a job whose stored record no longer decodes."""
 

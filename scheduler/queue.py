@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Unpack
 
 from scheduler.backoff import compute_backoff
-from scheduler.clock import Clock, SystemClock
+from scheduler.clock import Clock, StoreClock
 from scheduler.config import SchedulerConfig
 from scheduler.errors import JobNotFoundError
 from scheduler.history import merge, percentile
@@ -17,6 +17,7 @@ from scheduler.job import Job, JobState, JSONValue, Lease, LeaseRef, NewJob, Sub
 from scheduler.payload import encode
 from scheduler.policy import DEFAULT_EXPECTED_RUN_MS, Plan, PolicyInput, plan
 from scheduler.registry import JobTypeRegistry
+from scheduler.retention import drop_dead_letters
 from scheduler.store import ArrivalBucket, JobStore, WaitingJob
 from scheduler.validation import SubmissionValidator, SubmitOptions
 
@@ -28,7 +29,8 @@ EXPECTED_RUN_WINDOW_MS = 3_600_000  # history window for expected run times
 class MaintenanceReport:
     reaped: int
     plan: Plan
-    moved: int
+    moved: int  # jobs moved: the plan's, and those of demotions cut short before (resumed first)
+    dead_dropped: int = 0  # dead letters dropped by retention (scheduler.retention)
 
 
 class Scheduler:
@@ -43,7 +45,8 @@ class Scheduler:
         self.store = store
         self.config = config or SchedulerConfig()
         self.registry = registry or JobTypeRegistry.from_entry_points()
-        self.clock = clock or SystemClock()
+        # the store's clock unless a test moves time: no caller's clock decides who holds a job
+        self.clock = clock or StoreClock(store.time_ms)
         self.rng = rng or random.Random()
         self.validator = SubmissionValidator(self.config, self.registry)
         self._ttl_ms = round(self.config.lease_ttl_s * 1000)
@@ -157,9 +160,11 @@ class Scheduler:
     # -- maintain ------------------------------------------------------------------------------------
 
     def maintain(self) -> MaintenanceReport:
-        """Re-queue expired leases, then apply demotion, aging and deadline promotion once."""
+        """Re-queue expired leases, finish demotions cut short, apply demotion, aging and deadline promotion
+        once, then drop what retention no longer keeps (dead letters, ended demotion records)."""
         now = self.clock.now_ms()
         reaped = self.store.reap(now)
+        resumed = self.store.resume_demotions(now)
         expected = self.expected_run_ms()
         data = PolicyInput(
             now_ms=now,
@@ -177,7 +182,9 @@ class Scheduler:
             )
         for move in decided.moves:
             moved += self.store.move([move.job_id], move.to_level, move.reason, now)
-        return MaintenanceReport(reaped=reaped, plan=decided, moved=moved)
+        dropped = drop_dead_letters(self.store, self.config, now)
+        self.store.prune_expired(now)
+        return MaintenanceReport(reaped=reaped, plan=decided, moved=resumed + moved, dead_dropped=dropped)
 
     def _aging_candidates(self, now: int) -> list[WaitingJob]:
         found: list[WaitingJob] = []

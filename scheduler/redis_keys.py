@@ -10,7 +10,7 @@ Cluster a namespace lives in one slot and one Lua script may touch all of its ke
                                      run's backoff, or a job given back until then), X|L|enqueued|died (dead),
                                      D|L|enqueued|finished|leased (done)
                              <id>:c  "attempts:preemptions" (absent: 0:0)
-                             <id>:k  checkpoint (JSON)      <id>:e  last error      <id>:i  idempotency key
+                             <id>:k  checkpoint (JSON)      <id>:e  last error      <id>:i  its stored idempotency key
                              <id>:g  last progress report (JSON; kept after the job ends, until it is forgotten)
                            (forgetting a finished job deletes all of its fields but :i, which ack already did)
     q:<L>:<tenant>  zset   pending job ids of a tenant at level L, scored by enqueue time (FIFO)
@@ -23,20 +23,28 @@ Cluster a namespace lives in one slot and one Lua script may touch all of its ke
     leases          zset   running ids by lease expiry (stats() counts running jobs from it: they are few)
     fence           string last fencing token granted
     delayed         zset   ids waiting for a retry, by retry time
-    dlq             zset   dead ids by time of death
+    dlq             zset   dead ids by time of death (pruned by age and count: prune_dead.lua)
+    dlqdropped      string dead letters forgotten by that pruning, ever (a counter for the metrics)
     donelog         list   finished ids, oldest first (trimmed to the retention)
-    idem            hash   idempotency key -> id of the active job holding it
-    once            hash   idempotency key -> "id|until_ms": a key held after its job ended (cron ticks)
+    idem            hash   "<tenant>|<key>" (an idempotency key of one tenant) -> id of the active job holding it
+    once            hash   "<tenant>|<key>" -> "id|until_ms|tenant": a key held after its job ended (cron ticks)
     oncez           zset   those keys by until_ms (for forgetting them)
-    demoted         hash   "<L>|<tenant>" -> "to_level|until_ms"
+                           (entries written before keys were per tenant are named by the bare key, and a `once`
+                           value then reads "id|until_ms": scheduler/lua/submit.lua says how they are honoured)
+    demoted         hash   "<L>|<tenant>" -> "to_level|until_ms" (maintain forgets ended ones: prune_expired.lua)
+    demotedscan     string where that pruning's HSCAN goes on next time
+    demoting        hash   "<L>|<tenant>" -> "to_level|until_ms|moved so far|reason": a demotion whose jobs are
+                           still being moved, a batch per script call (demote.lua); gone when the move finishes
     moves           list   JSON move entries, newest first (capped)
     h:<minute>      hash   history and usage of one minute: w|type|L|bucket (waits), r|type|L|bucket
                            (run times), rs|type|L (run ms total), u|L|tenant (run ms per tenant)
-    hmins           zset   minutes that have a history hash
+    hmins           zset   minutes that have a history hash (maintain forgets expired ones: prune_expired.lua)
     a:<hour>        hash   arrivals of one epoch hour: s|type|L -> jobs created at level L, w|type|L -> the sum of
                            their estimated work (ms); written by submit, in the same script as the jobs
     ahours          zset   hours that have an arrivals hash, scored by hour: submits forget the expired ones
                            (scheduler.store.ARRIVALS_RETENTION_MS), a few at a time
+    audit           string where the damage audit's HSCAN of `jobs` goes on next time (reap.lua; gone at the
+                           end of a sweep): every job's state is checked against its indexes (docs/store-damage.md)
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ class Keys:
             p + "hmins",
         )
         self.ahours = p + "ahours"
+        self.demoting, self.dlq_dropped = p + "demoting", p + "dlqdropped"
 
     def queue(self, level: int, tenant: str) -> str:
         return f"{self.prefix}q:{level}:{tenant}"

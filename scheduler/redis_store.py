@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any, ParamSpec, TypeVar
 
 import redis
 
-from scheduler.errors import StaleLeaseError, StoreUnavailableError
+from scheduler.bounds import DEMOTED_SCAN, LEASE_REAP_LIMIT, MOVE_BATCH, RETRY_BATCH, chunks, demote_in_steps
+from scheduler.errors import StaleLeaseError
 from scheduler.job import (
     DEAD_LETTERED,
     Job,
@@ -25,8 +25,10 @@ from scheduler.job import (
     UnreadableRecordError,
     decode_stored,
 )
+from scheduler.redis_errors import outages_as_store_errors
 from scheduler.redis_keys import Keys
-from scheduler.redis_reads import RedisReads
+from scheduler.redis_reads import RedisReads, decode_counts
+from scheduler.redis_requirements import check_server
 from scheduler.store import (
     ARRIVALS_PRUNE_HOURS,
     HOUR_MS,
@@ -39,9 +41,22 @@ from scheduler.store import (
     first_kept_hour,
 )
 
-SCRIPTS = ("submit", "lease", "ack", "fail", "release", "touch", "reap", "move", "demote", "retry_dead")
+SCRIPTS = (
+    "submit",
+    "lease",
+    "ack",
+    "fail",
+    "release",
+    "touch",
+    "reap",
+    "move",
+    "demote",
+    "retry_dead",
+    "prune_dead",
+    "prune_expired",
+)
 BATCH = 1000  # jobs per script call: keeps every variadic command within Lua's argument limits
-REAP_LIMIT = 100  # expired leases and due retries handled per lease call
+REAP_LIMIT = LEASE_REAP_LIMIT  # expired leases and due retries handled per lease call
 _log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
@@ -65,20 +80,6 @@ def decoded_client(client: redis.Redis | str) -> redis.Redis:
     return redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **kwargs))
 
 
-def _unavailable(client: redis.Redis, err: Exception) -> StoreUnavailableError:
-    where = client.connection_pool.connection_kwargs
-    address = f"{where.get('host', 'localhost')}:{where.get('port', 6379)}"
-    return StoreUnavailableError(f"Redis at {address} is unreachable ({err}); is redis-server running?")
-
-
-@contextmanager
-def unavailable_as_store_error(client: redis.Redis) -> Iterator[None]:
-    try:
-        yield
-    except (redis.ConnectionError, redis.TimeoutError) as err:
-        raise _unavailable(client, err) from err
-
-
 class RedisStore:
     def __init__(
         self,
@@ -94,18 +95,24 @@ class RedisStore:
         self._sources = _load_scripts()
         self._shas = {name: hashlib.sha1(src.encode()).hexdigest() for name, src in self._sources.items()}
         self._reads = RedisReads(self.client, self.keys, levels)
+        try:  # noeviction and Redis >= 6.2, or a clear error now rather than lost jobs later
+            check_server(self.client)
+        except BaseException:
+            if self.client is not client:  # ours (made from a URL or another client's settings): close it
+                self.client.close()
+            raise
 
     def _run(self, script: str, *args: Any) -> Any:
         # EVALSHA directly: redis-py's Script wrapper costs several µs a call,
         # which shows when jobs go one at a time. A server that lost its script cache gets it again.
-        try:
+        # An outage (BUSY, OOM, LOADING, READONLY... or a lost connection) is a StoreUnavailableError to wait
+        # out; a script that met one did nothing, so calling it again later is safe (scheduler.redis_errors).
+        with outages_as_store_errors(self.client):
             try:
                 return self.client.evalsha(self._shas[script], 1, self.keys.prefix, *args)
             except redis.exceptions.NoScriptError:
                 self.client.script_load(self._sources[script])
                 return self.client.evalsha(self._shas[script], 1, self.keys.prefix, *args)
-        except (redis.ConnectionError, redis.TimeoutError) as err:
-            raise _unavailable(self.client, err) from err
 
     # -- writes ------------------------------------------------------------------------------------
 
@@ -138,6 +145,8 @@ class RedisStore:
                     # come back to every worker after each lease expiry
                     self.release(ref, f"{problem}: {DEAD_LETTERED}", now_ms, dead=True, counted=False)
                     _log.warning("job %s dead-lettered: %s", ref.job_id, problem)
+            if buried:
+                _log.warning("lease: %d queue entries were damaged or stale and were not handed out", buried)
             if len(flat) // 5 + buried < take:
                 break  # the queue ran dry
             # a dead-lettered job took no slot: ask again for as many (each round takes one job out at least)
@@ -183,25 +192,61 @@ class RedisStore:
             raise StaleLeaseError(ref.job_id, ref.token)
 
     def reap(self, now_ms: int, limit: int = 1000) -> int:
-        return int(self._run("reap", now_ms, limit))
+        # the script also audits `limit` fields of the jobs hash against the indexes (docs/store-damage.md)
+        reaped, repaired = self._run("reap", now_ms, limit, self.levels)
+        if repaired:
+            _log.warning("store audit repaired %d damaged job entries (details in the Redis server log)", repaired)
+        return int(reaped)
 
     def move(self, job_ids: Sequence[str], to_level: int, reason: str, now_ms: int) -> int:
-        if not job_ids:
-            return 0
-        return int(self._run("move", now_ms, to_level, reason, *job_ids))
+        return sum(int(self._run("move", now_ms, to_level, reason, *part)) for part in chunks(job_ids, MOVE_BATCH))
 
-    def demote_tenant(self, tenant: str, level: int, to_level: int, until_ms: int, reason: str, now_ms: int) -> int:
+    def demote_tenant(
+        self, tenant: str, level: int, to_level: int, until_ms: int, reason: str, now_ms: int, limit: int | None = None
+    ) -> int:
         if to_level <= level:
             raise ValueError(f"to_level must be below level {level} (a larger index), got {to_level}")
-        return int(self._run("demote", now_ms, tenant, level, to_level, until_ms, reason))
+        start = (to_level, until_ms, reason)
+        return demote_in_steps(
+            lambda take, first: self._demote_step(level, tenant, now_ms, take, start if first else None), limit
+        )
+
+    def resume_demotions(self, now_ms: int) -> int:
+        # only demotions whose move was cut short are listed there: a handful, so one HKEYS
+        under_way = self._guarded(self.client.hkeys, self.keys.demoting)
+        return sum(self._resume(str(field), now_ms) for field in under_way)
+
+    def _resume(self, field: str, now_ms: int) -> int:
+        level, _, tenant = field.partition("|")
+        if not level.isdigit():  # damage: names no level, so no move can go on from it
+            self._guarded(self.client.hdel, self.keys.demoting, field)
+            return 0
+        return demote_in_steps(lambda take, _: self._demote_step(int(level), tenant, now_ms, take, None), None)
+
+    def _demote_step(
+        self, level: int, tenant: str, now_ms: int, take: int, start: tuple[int, int, str] | None
+    ) -> tuple[int, bool]:
+        """One atomic demotion step (scheduler/lua/demote.lua): moved, and whether the move is finished."""
+        moved, done = self._run("demote", now_ms, level, tenant, take, *(start or ()))
+        return int(moved), done == 1
+
+    def prune_expired(self, now_ms: int) -> int:
+        return int(self._run("prune_expired", now_ms, DEMOTED_SCAN))
+
+    def prune_dead_letters(self, died_before_ms: int, keep: int, limit: int) -> tuple[int, bool]:
+        dropped, taken = self._run("prune_dead", died_before_ms, keep, limit)
+        return int(dropped), int(taken) >= limit
 
     def retry_dead(self, job_ids: Sequence[str], now_ms: int) -> int:
-        if not job_ids:
-            return 0
-        return int(self._run("retry_dead", now_ms, *job_ids))
+        return sum(int(self._run("retry_dead", now_ms, *part)) for part in chunks(job_ids, RETRY_BATCH))
+
+    def time_ms(self) -> int:
+        """The Redis server's clock (`TIME`): on a cluster of hosts, the only one they share."""
+        seconds, micros = self._guarded(self.client.time)
+        return int(seconds) * 1000 + int(micros) // 1000
 
     def purge(self) -> None:
-        with unavailable_as_store_error(self.client):
+        with outages_as_store_errors(self.client):
             batch: list[str] = []
             for key in self.client.scan_iter(match=self.keys.prefix + "*", count=1000):
                 batch.append(key)
@@ -252,7 +297,7 @@ class RedisStore:
         return self._guarded(self._reads.dead_letters, limit, offset)
 
     def _guarded(self, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        with unavailable_as_store_error(self.client):
+        with outages_as_store_errors(self.client):
             return read(*args, **kwargs)
 
 
@@ -274,7 +319,7 @@ def _lease(flat: list[Any], i: int, token: int, worker: str, now_ms: int, expire
     if extras is not None:  # a job that failed, was preempted, checkpointed or reported progress before
         # error last: it is free text, while JSON never holds a raw unit separator
         counts, checkpoint_text, progress_text, error_text = extras.split("\x1f", 3)
-        attempts, preemptions = (int(v) for v in counts.split(":"))
+        attempts, preemptions = decode_counts(job_id, counts)
         checkpoint = decode_stored(job_id, "checkpoint", checkpoint_text or None)
         progress = decode_stored(job_id, "progress", progress_text or None)
         error = error_text or None

@@ -16,6 +16,7 @@ with pending jobs at that level, the smallest `turn` being served next.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -25,7 +26,9 @@ from contextlib import contextmanager
 from scheduler.errors import StoreUnavailableError
 from scheduler.history import bucket_of
 
-SCHEMA_VERSION = 3  # 2: jobs.progress; 3: the arrivals table
+_log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 4  # 2: jobs.progress; 3: the arrivals table; 4: idempotency keys per tenant
 BUSY_TIMEOUT_S = 30.0
 MINUTE_MS = 60_000
 HISTORY_KEPT_MINUTES = 2 * 24 * 60  # history and usage older than two days are dropped (as in Redis)
@@ -68,7 +71,10 @@ SCHEMA: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS jobs_delayed_ready ON jobs (ready_ms, id) WHERE state = 'delayed'",
     "CREATE INDEX IF NOT EXISTS jobs_dead_recent ON jobs (finished_ms, id) WHERE state = 'dead'",
     "CREATE INDEX IF NOT EXISTS jobs_done_seq ON jobs (done_seq) WHERE state = 'done'",
-    f"CREATE INDEX IF NOT EXISTS jobs_active_key ON jobs (key) WHERE key IS NOT NULL AND state IN {ACTIVE_STATES}",
+    # Idempotency keys are per tenant: a submit looks its key up with its tenant (version 4; version 3's
+    # jobs_active_key on key alone is dropped by _scope_keys_by_tenant).
+    "CREATE INDEX IF NOT EXISTS jobs_active_tenant_key ON jobs (tenant, key)"
+    f" WHERE key IS NOT NULL AND state IN {ACTIVE_STATES}",
     # stats() counts per (level, type): covering indexes keep that off the wide record rows. No index may
     # lead with `state` alone: the planner would prefer it to the partial ones above and scan a whole state.
     "CREATE INDEX IF NOT EXISTS jobs_pending_types ON jobs (level, type) WHERE state = 'pending'",
@@ -80,10 +86,13 @@ SCHEMA: tuple[str, ...] = (
         PRIMARY KEY (level, tenant)
     ) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS rr_turn ON rr (level, turn)",
+    # Keys held after their job ended (key_ttl_ms; cron ticks), per tenant since version 4.
     """CREATE TABLE IF NOT EXISTS tick_keys (
-        key TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        key TEXT NOT NULL,
         job_id TEXT NOT NULL,
-        held_until_ms INTEGER NOT NULL
+        held_until_ms INTEGER NOT NULL,
+        PRIMARY KEY (tenant, key)
     ) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS tick_keys_expiry ON tick_keys (held_until_ms)",
     """CREATE TABLE IF NOT EXISTS demotions (
@@ -91,6 +100,18 @@ SCHEMA: tuple[str, ...] = (
         level INTEGER NOT NULL,
         to_level INTEGER NOT NULL,
         until_ms INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (tenant, level)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS demotions_until ON demotions (until_ms)",  # pruning the ended ones
+    # A demotion whose pending jobs are still being moved, a batch per transaction (SQLiteStore.demote_tenant);
+    # the row goes when the move finishes. Created on open for files of an older version, as `arrivals` is.
+    """CREATE TABLE IF NOT EXISTS demoting (
+        tenant TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        to_level INTEGER NOT NULL,
+        until_ms INTEGER NOT NULL,
+        moved INTEGER NOT NULL,
         reason TEXT NOT NULL,
         PRIMARY KEY (tenant, level)
     ) WITHOUT ROWID""",
@@ -141,10 +162,22 @@ SCHEMA: tuple[str, ...] = (
     ) WITHOUT ROWID""",
     # Counters survive purge(): fencing tokens must never be handed out twice by one store file.
     "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
-    "INSERT OR IGNORE INTO counters (name, value) VALUES ('token', 0), ('turn', 0), ('done', 0)",
+    # dead_dropped: dead letters forgotten by retention (the metrics' counter)
+    "INSERT OR IGNORE INTO counters (name, value) VALUES ('token', 0), ('turn', 0), ('done', 0), ('dead_dropped', 0)",
 )
 
-DATA_TABLES = ("jobs", "rr", "tick_keys", "demotions", "moves", "history", "history_hist", "usage", "arrivals")
+DATA_TABLES = (
+    "jobs",
+    "rr",
+    "tick_keys",
+    "demotions",
+    "demoting",
+    "moves",
+    "history",
+    "history_hist",
+    "usage",
+    "arrivals",
+)
 
 # Columns added to `jobs` after schema version 1, with their DDL: CREATE TABLE IF NOT EXISTS leaves the table
 # of an older file as it was, so opening one adds them (nullable, no default: no row is rewritten).
@@ -172,9 +205,12 @@ def ensure_schema(db: sqlite3.Connection) -> None:
         version: int = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreUnavailableError(f"SQLite store has schema version {version}, newer than {SCHEMA_VERSION}")
+        unscoped = _set_aside_unscoped_tick_keys(db)
         for statement in SCHEMA:
             db.execute(statement)
         _add_missing_job_columns(db)
+        if unscoped:
+            _scope_keys_by_tenant(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
@@ -189,6 +225,40 @@ def _add_missing_job_columns(db: sqlite3.Connection) -> None:
     for name, ddl in ADDED_JOB_COLUMNS:
         if name not in present:
             db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {ddl}")
+
+
+def _set_aside_unscoped_tick_keys(db: sqlite3.Connection) -> bool:
+    """Version 3 -> 4, first step: rename a `tick_keys` table without a tenant column out of the way (with
+    its index, whose name the new table's takes), so SCHEMA creates the new one. True when it did."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(tick_keys)")}
+    if not columns or "tenant" in columns:
+        return False
+    db.execute("DROP INDEX IF EXISTS tick_keys_expiry")
+    db.execute("ALTER TABLE tick_keys RENAME TO tick_keys_unscoped")
+    return True
+
+
+def _scope_keys_by_tenant(db: sqlite3.Connection) -> None:
+    """Version 3 -> 4, second step: every held key becomes a key of its job's tenant (jobs.tenant; the
+    active keys need nothing more, their lookup now reads tenant and key). A held key whose job was already
+    forgotten has no tenant to go to and is dropped: its tick or key may then be submitted once more."""
+    db.execute(
+        "INSERT OR IGNORE INTO tick_keys (tenant, key, job_id, held_until_ms)"
+        " SELECT jobs.tenant, t.key, t.job_id, t.held_until_ms FROM tick_keys_unscoped AS t"
+        " JOIN jobs ON jobs.id = t.job_id"
+    )
+    db.execute("DROP TABLE tick_keys_unscoped")
+    db.execute("DROP INDEX IF EXISTS jobs_active_key")
+
+
+# What a lost or garbled counter starts again from: the largest value of it still stored (a full scan of jobs
+# for the token, done only after such damage). Every job keeps the token of its latest lease, and older
+# leases of a job had smaller tokens, so no stale lease can match a token granted after the repair.
+COUNTER_FLOORS = {
+    "token": "SELECT MAX(token) FROM jobs WHERE typeof(token) = 'integer'",
+    "turn": "SELECT MAX(turn) FROM rr WHERE typeof(turn) = 'integer'",
+    "done": "SELECT MAX(done_seq) FROM jobs WHERE typeof(done_seq) = 'integer'",
+}
 
 
 class Tally:
@@ -264,14 +334,24 @@ class Tx:
     def next(self, name: str) -> int:
         value = self._counters.get(name)
         if value is None:
-            value = int(self.db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0])
+            row = self.db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+            value = row[0] if row is not None and type(row[0]) is int else self._counter_floor(name)
         value += 1
         self._counters[name] = value
         return value
 
+    def _counter_floor(self, name: str) -> int:
+        """A counter lost or garbled (damage) starts again above every value of it still stored, so no
+        fencing token is granted twice to the same job and turns keep their order."""
+        sql = COUNTER_FLOORS.get(name)
+        floor = self.db.execute(sql).fetchone()[0] if sql else None
+        _log.warning("counter %r was lost or garbled; it starts again from %s", name, floor or 0)
+        return floor if type(floor) is int else 0
+
     def flush(self) -> None:
         self.db.executemany(
-            "UPDATE counters SET value = ? WHERE name = ?", [(value, name) for name, value in self._counters.items()]
+            "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            [(name, value) for name, value in self._counters.items()],
         )
         self.tally.flush(self.db, self.now_ms)
 

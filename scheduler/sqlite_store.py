@@ -9,8 +9,9 @@ Choices the JobStore contract leaves open, decided here:
 
 * `release` and lease expiry record no history or usage; only `ack` and `fail` count run time.
 * Submissions redirected by a demotion log one move per tenant and batch (job_id None, count n).
-* A held tick key lasts until submit time + key_ttl_ms.
-* Only acked jobs count toward `finished_retention`; dead jobs stay until retried or purged.
+* A held tick key lasts until submit time + key_ttl_ms. Keys are per tenant: (tenant, key) is looked up.
+* Only acked jobs count toward `finished_retention`; dead jobs stay until retried, dropped by retention
+  (`prune_dead_letters`, scheduler.sqlite_retention) or purged.
 * Moving a job to the level it is already at is not a move: it is skipped and not counted.
 * `retry_dead` queues at the submitted level without applying demotions and logs no move.
 * Fencing tokens survive `purge()`, so a token is never granted twice by one file.
@@ -23,15 +24,26 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from scheduler import sqlite_arrivals
+from scheduler import sqlite_arrivals, sqlite_damage, sqlite_retention
 from scheduler import sqlite_schema as schema
+from scheduler.bounds import (
+    DEMOTED_SCAN,
+    LEASE_REAP_LIMIT,
+    MOVE_BATCH,
+    PRUNE_BATCH,
+    PURGE_BATCH,
+    RETRY_BATCH,
+    chunks,
+    demote_in_steps,
+)
 from scheduler.errors import StaleLeaseError
 from scheduler.job import (
     DEAD_LETTERED,
+    REASON_LOST,
     Job,
     JobState,
     Lease,
@@ -46,6 +58,8 @@ from scheduler.job import (
 from scheduler.sqlite_schema import ACTIVE_STATES, MINUTE_MS, Database, Tx
 from scheduler.store import ArrivalBucket, Demotion, HistoryBucket, Move, QueueStats, WaitingJob
 
+# SQLite's own reading of the clock, in ms since the Unix epoch (3.40 has no unixepoch('subsec'))
+_UNIX_MS_NOW = "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)"
 _JOB_COLUMNS = (
     "id, record, state, level, attempts, preemptions, checkpoint, error, enqueued_ms,"
     " token, worker, leased_ms, expires_ms, finished_ms, progress"
@@ -64,7 +78,11 @@ _log = logging.getLogger(__name__)
 
 
 def _job(row: Sequence[Any]) -> Job:
-    """The job of a row; raises UnreadableRecordError when its record, checkpoint or progress does not decode."""
+    """The job of a row; raises UnreadableRecordError when its record, checkpoint or progress does not decode,
+    or a column it is computed with is garbled (scheduler.sqlite_damage)."""
+    problem = sqlite_damage.row_problem(row)
+    if problem is not None:
+        raise UnreadableRecordError(row[0], "row", problem)
     job_id, record, checkpoint, progress, known = _parts(row)
     return Job.from_record(
         job_id,
@@ -84,17 +102,25 @@ def _shown_job(row: Sequence[Any]) -> Job:
         return Job.unreadable(row[0], problem, **_parts(row)[-1])
 
 
+def _waiting_jobs(rows: Iterable[Sequence[Any]]) -> list[WaitingJob]:
+    """Pending jobs as the policy sees them; one whose numbers are garbled (damage) is not the policy's to
+    move: the audit repairs it, or the lease that reaches it dead-letters it."""
+    ints = sqlite_damage.is_int
+    return [WaitingJob(*row) for row in rows if ints(row[4]) and ints(row[6]) and (row[5] is None or ints(row[5]))]
+
+
 def _parts(row: Sequence[Any]) -> tuple[str, str | None, str | None, str | None, dict[str, Any]]:
     """A row's id, record, checkpoint and progress (as stored), and the Job fields the store knows apart."""
     job_id, record, state, level, attempts, preemptions, checkpoint, error, enqueued_ms = row[:9]
     token, worker, leased_ms, expires_ms, finished_ms, progress = row[9:]
-    job_state = JobState(state)
+    # garbled columns (damage) show as dead, 0 or None here; _job refuses them before this (row_problem)
+    job_state = JobState(state) if state in sqlite_damage.STATES else JobState.DEAD
     known = {
-        "level": level,
-        "attempts": attempts,
-        "preemptions": preemptions,
-        "error": error,
-        "enqueued_ms": enqueued_ms,
+        "level": level if sqlite_damage.is_int(level) else 0,
+        "attempts": attempts if sqlite_damage.is_int(attempts) else 0,
+        "preemptions": preemptions if sqlite_damage.is_int(preemptions) else 0,
+        "error": REASON_LOST if job_state is JobState.DEAD and not error else error,
+        "enqueued_ms": enqueued_ms if sqlite_damage.is_int(enqueued_ms) else None,
         "state": job_state,
         "lease": LeaseInfo(token, worker, leased_ms, expires_ms) if job_state is JobState.RUNNING else None,
         "finished_ms": finished_ms if job_state in (JobState.DONE, JobState.DEAD) else None,
@@ -120,6 +146,7 @@ class SQLiteStore:
         if os.fspath(path) != ":memory:":  # the embedded default must work in a fresh directory
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = Database(os.fspath(path), synchronous)
+        self._audit_after = ""  # the last job id the damage audit checked (scheduler.sqlite_damage)
 
     def _check_level(self, level: int) -> None:
         if not 0 <= level < self.levels:
@@ -153,12 +180,12 @@ class SQLiteStore:
     # -- submit ----------------------------------------------------------------------------------------
 
     @staticmethod
-    def _key_owner(tx: Tx, key: str) -> str | None:
-        active_sql = f"SELECT id FROM jobs WHERE key = ? AND state IN {ACTIVE_STATES} LIMIT 1"
-        row = tx.db.execute(active_sql, (key,)).fetchone()
+    def _key_owner(tx: Tx, tenant: str, key: str) -> str | None:
+        active_sql = f"SELECT id FROM jobs WHERE tenant = ? AND key = ? AND state IN {ACTIVE_STATES} LIMIT 1"
+        row = tx.db.execute(active_sql, (tenant, key)).fetchone()
         if row is None:
-            tick_sql = "SELECT job_id FROM tick_keys WHERE key = ? AND held_until_ms > ?"
-            row = tx.db.execute(tick_sql, (key, tx.now_ms)).fetchone()
+            tick_sql = "SELECT job_id FROM tick_keys WHERE tenant = ? AND key = ? AND held_until_ms > ?"
+            row = tx.db.execute(tick_sql, (tenant, key, tx.now_ms)).fetchone()
         return None if row is None else str(row[0])
 
     def submit(self, jobs: Sequence[NewJob], now_ms: int) -> list[SubmitResult]:
@@ -166,17 +193,19 @@ class SQLiteStore:
             self._check_level(job.level)
         with self._db.write(now_ms) as tx:
             sql = "SELECT tenant, level, to_level FROM demotions WHERE until_ms > ?"
-            demoted = {(tenant, level): to_level for tenant, level, to_level in tx.db.execute(sql, (now_ms,))}
-            batch_keys: dict[str, str] = {}  # a key repeated inside the batch resolves to its first job
+            rows = tx.db.execute(sql, (now_ms,))  # a demotion to no level of ours (damage) sends nothing there
+            demoted = {(tenant, level): to for tenant, level, to in rows if to in range(self.levels)}
+            batch_keys: dict[tuple[str, str], str] = {}  # a tenant's key repeated in the batch: its first job
             results: list[SubmitResult] = []
             created: list[tuple[NewJob, int]] = []
             for job in jobs:
-                owner = None if job.key is None else batch_keys.get(job.key) or self._key_owner(tx, job.key)
+                scoped = None if job.key is None else (job.tenant, job.key)
+                owner = None if scoped is None else batch_keys.get(scoped) or self._key_owner(tx, *scoped)
                 if owner is not None:
                     results.append(SubmitResult(owner, created=False))
                     continue
-                if job.key is not None:
-                    batch_keys[job.key] = job.id
+                if scoped is not None:
+                    batch_keys[scoped] = job.id
                 created.append((job, demoted.get((job.tenant, job.level), job.level)))
                 results.append(SubmitResult(job.id, created=True))
             self._insert(tx, created)
@@ -202,10 +231,16 @@ class SQLiteStore:
         for (tenant, from_level, to_level), count in redirected.items():
             reason = f"{_DEMOTED_TENANT} {from_level}"
             self._log_move(tx, None, tenant, (from_level, to_level), reason, count)
-        ticks = [(job.key, job.id, tx.now_ms + job.key_ttl_ms) for job, _ in created if job.key and job.key_ttl_ms]
+        ticks = [
+            (job.tenant, job.key, job.id, tx.now_ms + job.key_ttl_ms)
+            for job, _ in created
+            if job.key and job.key_ttl_ms
+        ]
         if ticks:
             tx.db.execute("DELETE FROM tick_keys WHERE held_until_ms <= ?", (tx.now_ms,))
-            tx.db.executemany("INSERT OR REPLACE INTO tick_keys (key, job_id, held_until_ms) VALUES (?, ?, ?)", ticks)
+            tx.db.executemany(
+                "INSERT OR REPLACE INTO tick_keys (tenant, key, job_id, held_until_ms) VALUES (?, ?, ?, ?)", ticks
+            )
 
     @staticmethod
     def _log_move(
@@ -224,7 +259,8 @@ class SQLiteStore:
             self._check_level(level)
         leases: list[Lease] = []
         with self._db.write(now_ms) as tx:
-            self._reap(tx, -1)
+            # a bounded number of each, as on Redis: a backlog is worked off over the next leases
+            self._reap(tx, LEASE_REAP_LIMIT)
             self._wake_delayed(tx)
             # A level found empty stays empty for the rest of this transaction: leasing adds no pending job.
             while len(leases) < n and serve:
@@ -241,7 +277,15 @@ class SQLiteStore:
         while True:
             turn = tx.db.execute("SELECT tenant FROM rr WHERE level = ? ORDER BY turn LIMIT 1", (level,)).fetchone()
             if turn is None:
-                return None
+                # a pending job whose tenant lost its turn (damage) is served once the level has no other turn;
+                # the audit gives it its turn back sooner (scheduler.sqlite_damage)
+                sql = "SELECT tenant FROM jobs WHERE state = 'pending' AND level = ? LIMIT 1"
+                turn = tx.db.execute(sql, (level,)).fetchone()
+                if turn is None:
+                    return None
+                tx.db.execute(
+                    "INSERT INTO rr (level, tenant, turn) VALUES (?, ?, ?)", (level, turn[0], tx.next("turn"))
+                )
             row = tx.db.execute(
                 "SELECT id, tenant, type, enqueued_ms FROM jobs"
                 " WHERE state = 'pending' AND level = ? AND tenant = ? ORDER BY enqueued_ms, id LIMIT 1",
@@ -263,10 +307,15 @@ class SQLiteStore:
             tx.db.execute("UPDATE rr SET turn = ? WHERE level = ? AND tenant = ?", (tx.next("turn"), level, tenant))
         else:
             tx.db.execute("DELETE FROM rr WHERE level = ? AND tenant = ?", (level, tenant))
-        tx.tally.wait(now_ms, job_type, level, now_ms - enqueued_ms)
+        if sqlite_damage.is_int(enqueued_ms):  # else garbled (damage): no wait to count
+            tx.tally.wait(now_ms, job_type, level, now_ms - enqueued_ms)
         try:
             job = _job(leased)
         except UnreadableRecordError as problem:
+            garbled = sqlite_damage.row_problem(leased)
+            if garbled is not None:  # its columns are made readable again too
+                sqlite_damage.bury_damaged(tx, job_id, garbled)
+                return None
             sql = "UPDATE jobs SET state = 'dead', error = ?, finished_ms = ? WHERE id = ?"
             tx.db.execute(sql, (f"{problem}: {DEAD_LETTERED}", now_ms, job_id))
             _log.warning("job %s dead-lettered: %s", job_id, problem)
@@ -275,8 +324,9 @@ class SQLiteStore:
 
     def _wake_delayed(self, tx: Tx) -> None:
         due = tx.db.execute(
-            "SELECT id, level, tenant FROM jobs WHERE state = 'delayed' AND ready_ms <= ? ORDER BY ready_ms, id",
-            (tx.now_ms,),
+            "SELECT id, level, tenant FROM jobs WHERE state = 'delayed' AND ready_ms <= ?"
+            " ORDER BY ready_ms, id LIMIT ?",
+            (tx.now_ms, LEASE_REAP_LIMIT),
         ).fetchall()
         for job_id, level, tenant in due:
             self._requeue(tx, job_id, level, tenant, "")
@@ -289,7 +339,10 @@ class SQLiteStore:
         ).fetchall()
         for job_id, tenant, level, attempts, max_attempts, worker in expired:
             error = f"lease expired (worker {worker} stopped heartbeating)"
-            if attempts + 1 >= max_attempts:
+            garbled = [v for v in (level, attempts, max_attempts) if not sqlite_damage.is_int(v)]
+            if garbled:  # damage: it cannot be counted or queued again
+                sqlite_damage.bury_damaged(tx, job_id, f"{error}; a number column reads {str(garbled[0])[:80]!r}")
+            elif attempts + 1 >= max_attempts:
                 tx.db.execute(
                     "UPDATE jobs SET state = 'dead', attempts = attempts + 1, error = ?, finished_ms = ? WHERE id = ?",
                     (error, tx.now_ms, job_id),
@@ -300,7 +353,13 @@ class SQLiteStore:
 
     def reap(self, now_ms: int, limit: int = 1000) -> int:
         with self._db.write(now_ms) as tx:
-            return self._reap(tx, limit)
+            reaped = self._reap(tx, limit)
+            # and the next slice of the audit (scheduler.sqlite_damage); where it stands is kept in memory:
+            # a new store object starts its sweep again from the first id
+            self._audit_after, repaired = sqlite_damage.audit(tx, self._audit_after, limit, self.levels)
+        if repaired:
+            _log.warning("store audit repaired %d damaged jobs", repaired)
+        return reaped
 
     # -- lease holders ---------------------------------------------------------------------------------
 
@@ -320,7 +379,8 @@ class SQLiteStore:
         if row is None:
             return False
         job_type, tenant, level, leased_ms = row
-        tx.tally.run(tx.now_ms, job_type, level, tenant, tx.now_ms - leased_ms)
+        if sqlite_damage.is_int(level) and sqlite_damage.is_int(leased_ms):  # else garbled: no run to count
+            tx.tally.run(tx.now_ms, job_type, level, tenant, tx.now_ms - leased_ms)
         return True
 
     def ack(self, refs: Sequence[LeaseRef], now_ms: int) -> list[bool]:
@@ -334,9 +394,13 @@ class SQLiteStore:
                     sql = "UPDATE jobs SET state = 'done', finished_ms = ?, done_seq = ? WHERE id = ?"
                     tx.db.execute(sql, (now_ms, done_seq, ref.job_id))
             if done_seq is not None:
-                # Only the newest `finished_retention` acked jobs stay readable; seqs have no gaps.
-                sql = "DELETE FROM jobs WHERE state = 'done' AND done_seq <= ?"
-                tx.db.execute(sql, (done_seq - self._retention,))
+                # Only the newest `finished_retention` acked jobs stay readable; seqs have no gaps. Bounded, so a
+                # lowered retention is worked off over the next acks rather than in one long transaction.
+                sql = (
+                    "DELETE FROM jobs WHERE rowid IN (SELECT rowid FROM jobs WHERE state = 'done' AND done_seq <= ?"
+                    " ORDER BY done_seq LIMIT ?)"
+                )
+                tx.db.execute(sql, (done_seq - self._retention, len(refs) + PRUNE_BATCH))
         return results
 
     def fail(self, ref: LeaseRef, error: str, now_ms: int, retry_at_ms: int | None) -> None:
@@ -394,6 +458,9 @@ class SQLiteStore:
 
     def move(self, job_ids: Sequence[str], to_level: int, reason: str, now_ms: int) -> int:
         self._check_level(to_level)
+        return sum(self._move(part, to_level, reason, now_ms) for part in chunks(job_ids, MOVE_BATCH))
+
+    def _move(self, job_ids: Sequence[str], to_level: int, reason: str, now_ms: int) -> int:
         moved = 0
         with self._db.write(now_ms) as tx:
             for job_id in job_ids:
@@ -409,29 +476,77 @@ class SQLiteStore:
                 moved += 1
         return moved
 
-    def demote_tenant(self, tenant: str, level: int, to_level: int, until_ms: int, reason: str, now_ms: int) -> int:
+    def demote_tenant(
+        self, tenant: str, level: int, to_level: int, until_ms: int, reason: str, now_ms: int, limit: int | None = None
+    ) -> int:
         self._check_level(level)
         self._check_level(to_level)
         if level == to_level:
             raise ValueError(f"cannot demote tenant {tenant!r} from level {level} to itself")
+        start = (to_level, until_ms, reason)
+        return demote_in_steps(
+            lambda take, first: self._demote_step(tenant, level, now_ms, take, start if first else None), limit
+        )
+
+    def resume_demotions(self, now_ms: int) -> int:
+        with self._db.connection() as db:
+            under_way = db.execute("SELECT tenant, level FROM demoting").fetchall()
+        return sum(self._resume(tenant, level, now_ms) for tenant, level in under_way)
+
+    def _resume(self, tenant: str, level: int, now_ms: int) -> int:
+        return demote_in_steps(lambda take, _: self._demote_step(tenant, level, now_ms, take, None), None)
+
+    def _demote_step(
+        self, tenant: str, level: int, now_ms: int, take: int, start: tuple[int, int, str] | None
+    ) -> tuple[int, bool]:
+        """One transaction of a demotion: record it (start), then move up to `take` of the tenant's pending jobs
+        at the level, oldest first. Returns how many moved and whether the move is finished (the `demoting`
+        row goes then, and the one move entry logs the total)."""
         with self._db.write(now_ms) as tx:
-            tx.db.execute("DELETE FROM demotions WHERE until_ms <= ?", (now_ms,))
-            tx.db.execute(
-                "INSERT OR REPLACE INTO demotions (tenant, level, to_level, until_ms, reason) VALUES (?, ?, ?, ?, ?)",
-                (tenant, level, to_level, until_ms, reason),
-            )
-            sql = "UPDATE jobs SET level = ? WHERE state = 'pending' AND level = ? AND tenant = ? RETURNING id"
-            count = len(tx.db.execute(sql, (to_level, level, tenant)).fetchall())
-            tx.db.execute("DELETE FROM rr WHERE level = ? AND tenant = ?", (level, tenant))
-            if count:
-                self._join(tx, to_level, tenant)
-            self._log_move(tx, None, tenant, (level, to_level), reason, count)
-        return count
+            if start is not None:
+                to_level, until_ms, reason = start
+                sql = "INSERT OR REPLACE INTO demotions (tenant, level, to_level, until_ms, reason) VALUES"
+                tx.db.execute(f"{sql} (?, ?, ?, ?, ?)", (tenant, level, to_level, until_ms, reason))
+                sql = "INSERT OR REPLACE INTO demoting (tenant, level, to_level, until_ms, moved, reason) VALUES"
+                tx.db.execute(f"{sql} (?, ?, ?, ?, 0, ?)", (tenant, level, to_level, until_ms, reason))
+            key = (tenant, level)
+            sql = "SELECT to_level, until_ms, moved, reason FROM demoting WHERE tenant = ? AND level = ?"
+            row = tx.db.execute(sql, key).fetchone()
+            if row is None:
+                return 0, True
+            to_level, until_ms, total, reason = row
+            count = 0
+            # a demotion that ended while its move was under way stops: its tenant's new jobs stay here again
+            if start is not None or until_ms > now_ms:
+                sql = (
+                    "UPDATE jobs SET level = ? WHERE id IN (SELECT id FROM jobs WHERE state = 'pending' AND level = ?"
+                    " AND tenant = ? ORDER BY enqueued_ms, id LIMIT ?) RETURNING id"
+                )
+                count = len(tx.db.execute(sql, (to_level, level, tenant, take)).fetchall())
+                if count:
+                    self._join(tx, to_level, tenant)
+                if self._has_pending(tx, level, tenant):
+                    tx.db.execute("UPDATE demoting SET moved = moved + ? WHERE tenant = ? AND level = ?", (count, *key))
+                    return count, False
+            self._leave(tx, level, tenant)
+            tx.db.execute("DELETE FROM demoting WHERE tenant = ? AND level = ?", key)
+            self._log_move(tx, None, tenant, (level, to_level), reason, total + count)
+            return count, True
+
+    def prune_expired(self, now_ms: int) -> int:
+        # history and usage are pruned as they are written (sqlite_schema.Tally.flush)
+        with self._db.write(now_ms) as tx:
+            return sqlite_retention.prune_demotions(tx.db, now_ms, DEMOTED_SCAN)
+
+    def prune_dead_letters(self, died_before_ms: int, keep: int, limit: int) -> tuple[int, bool]:
+        with self._db.write(died_before_ms) as tx:
+            return sqlite_retention.prune_dead(tx.db, died_before_ms, keep, limit)
 
     def demotions(self, now_ms: int) -> list[Demotion]:
         with self._db.connection() as db:
             sql = "SELECT tenant, level, to_level, until_ms FROM demotions WHERE until_ms > ? ORDER BY level, tenant"
-            return [Demotion(*row) for row in db.execute(sql, (now_ms,))]
+            rows = db.execute(sql, (now_ms,))  # a garbled row (damage) is no demotion
+            return [Demotion(*row) for row in rows if all(sqlite_damage.is_int(v) for v in row[1:])]
 
     # -- reads -----------------------------------------------------------------------------------------
 
@@ -446,7 +561,7 @@ class SQLiteStore:
             " ORDER BY enqueued_ms, id LIMIT ?"
         )
         with self._db.connection() as db:
-            return [WaitingJob(*row) for row in db.execute(sql, (level, enqueued_before_ms, limit))]
+            return _waiting_jobs(db.execute(sql, (level, enqueued_before_ms, limit)))
 
     def due(self, level: int, deadline_before_ms: int, limit: int) -> list[WaitingJob]:
         sql = (
@@ -454,12 +569,13 @@ class SQLiteStore:
             " AND deadline_ms < ? ORDER BY deadline_ms, id LIMIT ?"
         )
         with self._db.connection() as db:
-            return [WaitingJob(*row) for row in db.execute(sql, (level, deadline_before_ms, limit))]
+            return _waiting_jobs(db.execute(sql, (level, deadline_before_ms, limit)))
 
     def usage(self, since_ms: int) -> dict[tuple[int, str], int]:
         sql = "SELECT level, tenant, SUM(run_ms) FROM usage WHERE minute >= ? GROUP BY level, tenant"
         with self._db.connection() as db:
-            return {(level, tenant): total for level, tenant, total in db.execute(sql, (since_ms // MINUTE_MS,))}
+            rows = db.execute(sql, (since_ms // MINUTE_MS,))  # a garbled level (damage) is no one's usage
+            return {(level, tenant): total for level, tenant, total in rows if level in range(self.levels)}
 
     def moves(self, limit: int = 100) -> list[Move]:
         sql = "SELECT at_ms, job_id, tenant, from_level, to_level, reason, count FROM moves ORDER BY seq DESC LIMIT ?"
@@ -471,7 +587,8 @@ class SQLiteStore:
         with self._db.read() as db:
             for state, by_type in counts.items():
                 sql = f"SELECT level, type, COUNT(*) FROM jobs WHERE state = '{state}' GROUP BY level, type"
-                by_type.update(((level, job_type), count) for level, job_type, count in db.execute(sql))
+                rows = db.execute(sql)  # a garbled level (damage) is not counted: the audit repairs it
+                by_type.update(((lvl, job_type), n) for lvl, job_type, n in rows if sqlite_damage.is_int(lvl))
             totals = {
                 state: db.execute(f"SELECT COUNT(*) FROM jobs WHERE state = '{state}'").fetchone()[0]
                 for state in ("delayed", "dead")
@@ -479,12 +596,14 @@ class SQLiteStore:
             # Per level, so each MIN is one seek into jobs_pending_age rather than a scan of all pending jobs.
             oldest_sql = "SELECT MIN(enqueued_ms) FROM jobs WHERE state = 'pending' AND level = ?"
             oldest = {level: db.execute(oldest_sql, (level,)).fetchone()[0] for level in range(self.levels)}
+            dropped = sqlite_retention.dropped(db)
         return QueueStats(
             pending=counts["pending"],
             running=counts["running"],
             delayed=totals["delayed"],
             dead=totals["dead"],
-            oldest_enqueued_ms={level: ms for level, ms in oldest.items() if ms is not None},
+            oldest_enqueued_ms={level: ms for level, ms in oldest.items() if sqlite_damage.is_int(ms)},
+            dead_dropped=dropped,
         )
 
     def history(self, since_ms: int) -> list[HistoryBucket]:
@@ -513,6 +632,9 @@ class SQLiteStore:
             return [_shown_job(row) for row in db.execute(sql, (limit, offset))]
 
     def retry_dead(self, job_ids: Sequence[str], now_ms: int) -> int:
+        return sum(self._retry_dead(part, now_ms) for part in chunks(job_ids, RETRY_BATCH))
+
+    def _retry_dead(self, job_ids: Sequence[str], now_ms: int) -> int:
         retried = 0
         with self._db.write(now_ms) as tx:
             for job_id in job_ids:
@@ -529,7 +651,21 @@ class SQLiteStore:
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
+    def time_ms(self) -> int:
+        """This machine's clock as SQLite reads it: a SQLite file is only ever opened by processes of one
+        machine, so all of them share it, whatever clock a caller's own code is given (a process whose
+        C library is given a fake clock, as libfaketime does, is not defended against)."""
+        with self._db.connection() as db:
+            (now_ms,) = db.execute(_UNIX_MS_NOW).fetchone()
+        return int(now_ms)
+
     def purge(self) -> None:
+        # jobs in batches (one long transaction would block every writer); the other tables are kept small
+        sql = "DELETE FROM jobs WHERE rowid IN (SELECT rowid FROM jobs LIMIT ?)"
+        while True:
+            with self._db.write(0) as tx:
+                if tx.db.execute(sql, (PURGE_BATCH,)).rowcount < PURGE_BATCH:
+                    break
         with self._db.write(0) as tx:
             for table in schema.DATA_TABLES:
                 tx.db.execute(f"DELETE FROM {table}")

@@ -24,14 +24,22 @@ Contract (tests/contracts/ checks it against every store):
   the job itself is forgotten. `get`, `lease` and `dead_letters` show it.
 * An expired lease counts as a failed attempt: the job goes back to its level at once (no backoff)
   with error "lease expired", or to the dead-letter queue when attempts reach max_attempts.
-* Idempotency: a submit whose key belongs to a pending, delayed or running job returns that job
-  (created=False) and stores nothing. With key_ttl_ms the key is also held that long after the job ends,
-  so a cron tick submits exactly once. Keys are released when their job is acked or dead-lettered.
+* Idempotency: keys are per tenant. A submit whose key belongs to a pending, delayed or running job of the
+  same tenant returns that job (created=False) and stores nothing; the same key from another tenant is
+  another key. With key_ttl_ms the key is also held that long after the job ends, so a cron tick submits
+  exactly once. Keys are released when their job is acked or dead-lettered. (The store takes any key: the
+  reserved `cron:` prefix and the key_ttl maximum are enforced by scheduler.validation, above it.)
 * A tenant demoted at a level (`demote_tenant`) has its pending jobs there moved down, and its new
-  submissions to that level go to the lower level until the demotion ends.
+  submissions to that level go to the lower level until the demotion ends. The demotion is recorded first,
+  then the jobs move in atomic batches (scheduler.bounds.DEMOTE_BATCH); a move cut between batches (or
+  limited) is finished by `resume_demotions`, unless the demotion ended first. One move entry per demotion
+  records the total, when its move finishes.
+* Dead letters are kept until `prune_dead_letters` forgets them (oldest first, with every record of the job);
+  `stats().dead_dropped` counts them. Ended demotion records go with `prune_expired`.
 * Every level change is appended to the move log with its reason.
 * The newest `finished_retention` acked jobs stay readable through `get` (state done); older ones are
-  forgotten (Redis forgets them in chunks of up to 1% of the retention, so a few may linger).
+  forgotten (Redis forgets them in chunks of up to 1% of the retention, so a few may linger). An ack forgets
+  at most 1,000 more jobs than it finished, so after a lowered retention the excess goes over several acks.
 * A submit or ack of more than 1,000 jobs may be applied in atomic chunks of 1,000 (Redis keeps every
   script's arguments within Lua's limits); each job's own transition is always atomic.
 * History: each lease adds the job's wait to the current minute's bucket for (type, level); each ack or
@@ -108,6 +116,7 @@ class QueueStats:
     delayed: int
     dead: int
     oldest_enqueued_ms: dict[int, int]  # per level with pending jobs
+    dead_dropped: int = 0  # dead letters forgotten by retention since the store was created (a counter)
 
     @property
     def settled(self) -> bool:
@@ -220,8 +229,31 @@ class JobStore(Protocol):
         skipped. Returns how many moved."""
         ...
 
-    def demote_tenant(self, tenant: str, level: int, to_level: int, until_ms: int, reason: str, now_ms: int) -> int:
-        """Demote a tenant at one level until until_ms; returns how many pending jobs moved."""
+    def demote_tenant(
+        self, tenant: str, level: int, to_level: int, until_ms: int, reason: str, now_ms: int, limit: int | None = None
+    ) -> int:
+        """Demote a tenant at one level until until_ms; returns how many pending jobs moved.
+
+        The demotion is recorded first, then its pending jobs move in batches of DEMOTE_BATCH, one atomic call
+        each; with `limit` at most that many move now and `resume_demotions` moves the rest.
+        """
+        ...
+
+    def resume_demotions(self, now_ms: int) -> int:
+        """Finish the moves of demotions cut short (between batches, or by a limit), in batches; a demotion
+        that ended meanwhile moves nothing more. Returns how many jobs moved."""
+        ...
+
+    def prune_expired(self, now_ms: int) -> int:
+        """Forget a bounded number (about DEMOTED_SCAN) of records whose time has passed: demotion records whose
+        until_ms has passed, and on Redis the index entries of expired history minutes. Returns how many
+        demotion records went."""
+        ...
+
+    def prune_dead_letters(self, died_before_ms: int, keep: int, limit: int) -> tuple[int, bool]:
+        """Forget up to `limit` dead jobs that died before died_before_ms or are beyond the newest `keep`, oldest
+        first, with every record they have (payload, checkpoint, progress, error). Returns how many were
+        forgotten and whether more may be left (call again)."""
         ...
 
     def demotions(self, now_ms: int) -> list[Demotion]:
@@ -260,7 +292,12 @@ class JobStore(Protocol):
 
     def retry_dead(self, job_ids: Sequence[str], now_ms: int) -> int:
         """Queue dead jobs again at their submitted level with attempts and preemptions reset to zero.
-        Returns how many were dead and are pending now."""
+        Returns how many were dead and are pending now. Applied in atomic batches of RETRY_BATCH ids."""
+        ...
+
+    def time_ms(self) -> int:
+        """The store's own clock, in milliseconds since the Unix epoch: the one clock every caller's times are
+        on (scheduler.clock.StoreClock), whatever the caller's host clock says."""
         ...
 
     def purge(self) -> None:

@@ -15,6 +15,14 @@ from scheduler.registry import JobTypeRegistry
 
 TENANT = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 MAX_KEY_CHARS = 256
+# Idempotency keys are per tenant (the stores look a key up with the submitting tenant), and within every
+# tenant the keys starting with RESERVED_KEY_PREFIX belong to the cron runner: it sets its tick keys after
+# validation (scheduler.cron), so no submit that passes through here can hold back a tick.
+RESERVED_KEY_PREFIX = "cron:"
+# The longest key_ttl_s (a key's hold, counted from its submit, that outlasts its job): a week covers the cron
+# runner's hold and any daily or weekly report; a longer hold is a key that outlives its meaning, and it would
+# pin store memory for as long. docs/idempotency.md says what to do instead.
+MAX_KEY_TTL_S = 7 * 24 * 3600
 MAX_ESTIMATE_MS = 365 * 24 * 3_600_000  # a year: an estimator's wild answer must not overflow the stores' sums
 
 
@@ -23,7 +31,7 @@ class SubmitOptions(TypedDict, total=False):
 
     job_class: str | None  # None: the type's default class, else the configured default
     key: str | None  # idempotency key
-    key_ttl_s: float | None  # hold the key this long even after the job ends (cron ticks)
+    key_ttl_s: float | None  # hold the key this long even after the job ends (at most MAX_KEY_TTL_S)
     deadline_s: float | None  # None: the class's default deadline
     max_attempts: int | None  # None: the type's, else the configured default
 
@@ -67,7 +75,7 @@ class SubmissionValidator:
             created_ms=now_ms,
             max_attempts=self._max_attempts(max_attempts, spec.max_attempts),
             key=_check_key(key),
-            key_ttl_ms=None if key_ttl_s is None else _positive_ms("key_ttl", key_ttl_s),
+            key_ttl_ms=_key_ttl_ms(key_ttl_s),
             deadline_ms=self._deadline(class_name, deadline_s, now_ms),
             estimate_ms=round(min(spec.cost_s(payload) * 1000, MAX_ESTIMATE_MS)),
         )
@@ -97,4 +105,23 @@ def _check_key(key: str | None) -> str | None:
         return None
     if not isinstance(key, str) or not key or len(key) > MAX_KEY_CHARS:
         raise InvalidJobError("key", f"must be a non-empty string of at most {MAX_KEY_CHARS} characters")
+    if key.startswith(RESERVED_KEY_PREFIX):
+        raise InvalidJobError(
+            "key",
+            f"{key[:40]!r} starts with {RESERVED_KEY_PREFIX!r}, which is reserved for the cron runner's ticks;"
+            f" choose a key that does not start with {RESERVED_KEY_PREFIX!r}",
+        )
     return key
+
+
+def _key_ttl_ms(seconds: float | None) -> int | None:
+    if seconds is None:
+        return None
+    ms = _positive_ms("key_ttl", seconds)
+    if ms > MAX_KEY_TTL_S * 1000:
+        raise InvalidJobError(
+            "key_ttl",
+            f"{seconds!r} s is above the maximum of {MAX_KEY_TTL_S} s (7 days); hold the key at most that long,"
+            " or put the period in the key itself (e.g. 'report:2026-12') so it never needs a longer hold",
+        )
+    return ms

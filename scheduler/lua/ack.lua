@@ -39,10 +39,17 @@ local length = 0
 for i = 1, n, 1000 do length = redis.call('RPUSH', P .. 'donelog', unpack(done_ids, i, math.min(i + 999, n))) end
 -- in chunks of up to 1% (at most 100): one LPOP + HDEL per chunk rather than per ack
 if length > retention + math.min(100, math.floor(retention / 100)) then
-  local old = redis.call('LPOP', P .. 'donelog', length - retention)
+  -- at most 1,000 more than this ack added: a lowered retention is worked off over the next acks
+  local old = redis.call('LPOP', P .. 'donelog', math.min(length - retention, n + 1000))
   local forget = {}
-  for _, id in ipairs(old) do
-    for _, suffix in ipairs({ '', ':s', ':c', ':k', ':e', ':g' }) do forget[#forget + 1] = id .. suffix end
+  -- only finished jobs are forgotten: an id pushed into the log by damage may name a job still active
+  local fields = {}
+  for i, id in ipairs(old) do fields[i] = id .. ':s' end
+  local states = redis.call('HMGET', JOBS, unpack(fields))
+  for i, id in ipairs(old) do
+    if not states[i] or string.sub(states[i], 1, 2) == 'D|' then
+      for _, suffix in ipairs({ '', ':s', ':c', ':k', ':e', ':g' }) do forget[#forget + 1] = id .. suffix end
+    end
   end
   call_chunked('HDEL', JOBS, forget)
 end

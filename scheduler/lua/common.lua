@@ -11,6 +11,31 @@ local LEVEL_SPAN = 281474976710656 -- 2^48: a level's band of turn scores (exact
 -- does; the Python side words the same case as scheduler.job.UnreadableRecordError.
 local UNREADABLE = 'the stored record is unreadable (missing, or not the JSON ebbflow writes):'
   .. ' dead-lettered so it cannot block the queue'
+-- The error of a job dead-lettered because its state field is missing or garbled, so where it was (pending,
+-- running, waiting) cannot be known; the garbled text follows in parentheses. docs/store-damage.md.
+local STATE_LOST = 'the stored state is missing or unreadable: dead-lettered so it cannot block the queue'
+-- A running job whose lease index entry was lost gets this long before the reap takes it back: its holder's
+-- next heartbeat writes the entry again, so only a job whose worker is gone is re-queued.
+local ORPHAN_LEASE_GRACE_MS = 300000
+-- A lease entry expiring further ahead than this is damage: heartbeats extend a lease by its TTL from now, and
+-- a TTL is far shorter (docs/store-damage.md). The audit gives such a job the grace above instead.
+local LEASE_EXPIRY_CAP_MS = 86400000
+
+-- Damage found and repaired is logged to the Redis server's log (LOG_WARNING), one line per repair.
+local function damaged(what)
+  redis.log(redis.LOG_WARNING, 'ebbflow ' .. P .. ': ' .. what)
+end
+
+-- The forms of a job's state field (scheduler/redis_keys.py); anything else is a garbled state.
+local STATE_FORMS = {
+  P = '^P|%d+|[%d.]+|.', R = '^R|%d+|%d+|%d+|[%d.]+|[^|]*|[^|]*|', W = '^W|%d+|[%d.]+|%d+$',
+  X = '^X|%d+|[%d.]+|[%d.]+$', D = '^D|%d+|[%d.]+|[%d.]+|[%d.]+$',
+}
+local function readable_state(state)
+  if not state then return false end
+  local form = STATE_FORMS[string.sub(state, 1, 1)]
+  return form ~= nil and string.match(state, form) ~= nil
+end
 
 -- type, tenant, max_attempts, deadline ("null" -> nil), level: the fixed head of every record; all nil
 -- when the record is missing or its head is not the one ebbflow writes.
@@ -34,6 +59,49 @@ end
 
 local function int(x) return string.format('%.0f', x) end
 
+-- INCRBY on a counter (fence, turn) that may have been deleted or overwritten with garbage: such a counter is
+-- set again from floor(garbled) (a value above every one it gave out that may still matter) and raised from
+-- there. A counter that was absent may also be new: floor(false) is 0 when nothing says otherwise.
+local function incr_counter(key, n, floor)
+  local value = redis.pcall('INCRBY', key, n)
+  if type(value) == 'number' and value > n then return value end
+  local garbled = type(value) ~= 'number'
+  local base = floor(garbled)
+  if not garbled and base <= 0 then return value end
+  damaged('counter ' .. key .. (garbled and ' was not an integer' or ' was missing') .. '; set again from the data')
+  redis.call('SET', key, int(base + n))
+  return base + n
+end
+
+-- HINCRBY on a count field that may hold garbage or have drifted below zero: garbage starts again from 0,
+-- and a count never stays negative (it counts jobs). Returns the new value.
+local function add_count(key, field, n)
+  local value = redis.pcall('HINCRBY', key, field, n)
+  if type(value) ~= 'number' then
+    damaged('field ' .. field .. ' of ' .. key .. ' was not an integer; started again from 0')
+    value = n > 0 and n or 0
+    redis.call('HSET', key, field, value)
+  elseif value < 0 then
+    value = 0
+    redis.call('HSET', key, field, 0)
+  end
+  return value
+end
+
+local function add_depth(field, n) add_count(P .. 'depth', field, n) end
+
+-- The fencing counter's floor after damage: Redis's clock in milliseconds, above every token it gave out
+-- (tokens count leases: fewer than milliseconds since 1970 unless a namespace leased ~100,000 jobs a second
+-- for years), so no stale lease can match a new token. An absent counter is new unless a job was ever leased
+-- (one is running, waiting for a retry, dead or in the done log).
+local function fence_floor(garbled)
+  if not garbled and redis.call('EXISTS', P .. 'leases', P .. 'delayed', P .. 'dlq', P .. 'donelog') == 0 then
+    return 0
+  end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
 -- Calls a variadic command with many arguments in chunks (Lua's unpack has a limit).
 local function call_chunked(cmd, key, args, step)
   step = step or 1000
@@ -44,8 +112,8 @@ end
 
 local function counts_of(id)
   local v = redis.call('HGET', JOBS, id .. ':c')
-  if not v then return 0, 0 end
-  local a, p = string.match(v, '^(%d+):(%d+)$')
+  local a, p = string.match(v or '0:0', '^(%d+):(%d+)$')
+  if not a then return 0, 0 end -- garbled counts: counted again from zero (the lease path dead-letters them)
   return tonumber(a), tonumber(p)
 end
 
@@ -56,11 +124,18 @@ local function log_move(now, id, tenant, from, to, reason, count)
   redis.call('LTRIM', P .. 'moves', 0, MOVES_KEPT - 1)
 end
 
+-- The turn counter's floor after damage: the largest turn number still in the turn order.
+local function turn_floor()
+  local all, top = redis.call('ZRANGE', P .. 'turns', 0, -1, 'WITHSCORES'), 0
+  for i = 2, #all, 2 do top = math.max(top, tonumber(all[i]) % LEVEL_SPAN) end
+  return top
+end
+
 -- Turn order: one sorted set for all levels, member "L|tenant", score L * LEVEL_SPAN + turn number, so the
 -- first member is the next tenant of the highest non-empty level. Gives `tenants` the next turns, in order.
 local function take_turns(level, tenants)
   if #tenants == 0 then return end
-  local last = redis.call('INCRBY', P .. 'turn', #tenants)
+  local last = incr_counter(P .. 'turn', #tenants, turn_floor)
   local args = {}
   for i, tenant in ipairs(tenants) do
     args[2 * i - 1] = int(level * LEVEL_SPAN + last - #tenants + i)
@@ -76,20 +151,22 @@ local function enqueue(id, tenant, jtype, level, enq, deadline)
   if redis.call('ZCARD', q) == 1 then take_turns(tonumber(level), { tenant }) end
   redis.call('ZADD', P .. 'age:' .. level, enq, id)
   if deadline then redis.call('ZADD', P .. 'dl:' .. level, deadline, id) end
-  redis.call('HINCRBY', P .. 'depth', level .. '|' .. jtype, 1)
+  add_depth(level .. '|' .. jtype, 1)
   redis.call('HSET', JOBS, id .. ':s', 'P|' .. level .. '|' .. enq .. '|' .. jtype)
 end
 
--- Takes one pending job out of its level queue (for a move); returns false when it is not there.
+-- Takes one pending job out of its level queue and indexes (for a move); returns its enqueue time there, or
+-- false when its queue entry was lost (its other index entries and its count are taken out all the same).
 local function dequeue(id, tenant, jtype, level)
   local q = P .. 'q:' .. level .. ':' .. tenant
   local enq = redis.call('ZSCORE', q, id)
-  if not enq then return false end
-  redis.call('ZREM', q, id)
-  if redis.call('ZCARD', q) == 0 then redis.call('ZREM', P .. 'turns', level .. '|' .. tenant) end
+  if enq then
+    redis.call('ZREM', q, id)
+    if redis.call('ZCARD', q) == 0 then redis.call('ZREM', P .. 'turns', level .. '|' .. tenant) end
+  end
   redis.call('ZREM', P .. 'age:' .. level, id)
   redis.call('ZREM', P .. 'dl:' .. level, id)
-  redis.call('HINCRBY', P .. 'depth', level .. '|' .. jtype, -1)
+  add_depth(level .. '|' .. jtype, -1)
   return enq
 end
 
@@ -111,14 +188,46 @@ end
 -- depth count (per type: the type comes from the pending state, as the record cannot be read).
 local function bury_unreadable(id, tenant, level, enq, now)
   local jtype = string.match(redis.call('HGET', JOBS, id .. ':s') or '', '^P|%d+|[%d.]+|(.+)$')
-  if jtype then redis.call('HINCRBY', P .. 'depth', level .. '|' .. jtype, -1) end
-  local q = P .. 'q:' .. level .. ':' .. tenant
-  redis.call('ZREM', q, id)
-  if redis.call('EXISTS', q) == 0 then redis.call('ZREM', P .. 'turns', level .. '|' .. tenant) end
+  if jtype then add_depth(level .. '|' .. jtype, -1) end
+  if tenant then -- unknown when the audit meets it: a queue entry left behind is dropped by the lease reaching it
+    local q = P .. 'q:' .. level .. ':' .. tenant
+    redis.call('ZREM', q, id)
+    if redis.call('EXISTS', q) == 0 then redis.call('ZREM', P .. 'turns', level .. '|' .. tenant) end
+  end
   redis.call('ZREM', P .. 'age:' .. level, id)
   redis.call('ZREM', P .. 'dl:' .. level, id)
   redis.call('HSET', JOBS, id .. ':e', UNREADABLE)
   bury(id, level, enq, now)
+end
+
+local JOB_FIELDS = { '', ':s', ':c', ':k', ':e', ':g', ':i' }
+
+-- A job met through an index (a queue, the leases, the retries) whose state is missing or garbled: where it
+-- was cannot be known, so it leaves every index it may be in at the level its record names and is
+-- dead-lettered with the reason; a job without record or state (its fields were deleted) is forgotten.
+-- Does nothing to a job whose state is readable: the index entry that led here was merely stale.
+local function bury_stateless(id, state, now)
+  if readable_state(state) then return end
+  local record = redis.call('HGET', JOBS, id)
+  local jtype, _, _, _, level = header(record)
+  redis.call('ZREM', P .. 'leases', id)
+  redis.call('ZREM', P .. 'delayed', id)
+  if not record and not state then
+    release_key(id)
+    redis.call('ZREM', P .. 'dlq', id)
+    local fields = {}
+    for i, suffix in ipairs(JOB_FIELDS) do fields[i] = id .. suffix end
+    redis.call('HDEL', JOBS, unpack(fields))
+    damaged('job ' .. id .. ' has neither record nor state: its index entries and fields were dropped')
+    return
+  end
+  level = level or '0'
+  if redis.call('ZREM', P .. 'age:' .. level, id) == 1 and jtype then add_depth(level .. '|' .. jtype, -1) end
+  redis.call('ZREM', P .. 'dl:' .. level, id)
+  local shown = state and ' (it read ' .. string.format('%q', string.sub(state, 1, 80)) .. ')' or ' (it was missing)'
+  redis.call('HSET', JOBS, id .. ':e', STATE_LOST .. shown)
+  bury(id, level, now, now)
+  damaged('job ' .. id .. ' dead-lettered: ' .. STATE_LOST .. shown)
 end
 
 -- running state: R|token|leased|L|enq|type|tenant|worker (worker last: it may hold any character)
@@ -144,7 +253,7 @@ end
 local function add_history(now, field, n)
   local minute = math.floor(now / 60000)
   local key = P .. 'h:' .. minute
-  if redis.call('HINCRBY', key, field, n) == n then
+  if add_count(key, field, n) == n then
     redis.call('ZADD', P .. 'hmins', minute, minute)
     redis.call('EXPIRE', key, HISTORY_TTL_S)
   end
@@ -179,17 +288,23 @@ end
 local function reap(now, limit)
   local ids = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(ids) do
-    local _, _, level, enq, jtype, tenant, worker = parse_lease(redis.call('HGET', JOBS, id .. ':s'))
-    local _, _, max_attempts, deadline = header(redis.call('HGET', JOBS, id))
+    local state = redis.call('HGET', JOBS, id .. ':s')
     end_lease(id)
-    local a, p = counts_of(id)
-    a = a + 1
-    redis.call('HSET', JOBS, id .. ':c', a .. ':' .. p, id .. ':e',
-      max_attempts and 'lease expired (worker ' .. worker .. ' stopped heartbeating)' or UNREADABLE)
-    if not max_attempts or a >= max_attempts then
-      bury(id, level, enq, now)
+    local token, _, level, enq, jtype, tenant, worker
+    if state then token, _, level, enq, jtype, tenant, worker = parse_lease(state) end
+    if not token then -- not running: a stale entry (nothing to do), or a lost state (dead-lettered)
+      bury_stateless(id, state, now)
     else
-      enqueue(id, tenant, jtype, level, enq, deadline)
+      local _, _, max_attempts, deadline = header(redis.call('HGET', JOBS, id))
+      local a, p = counts_of(id)
+      a = a + 1
+      redis.call('HSET', JOBS, id .. ':c', a .. ':' .. p, id .. ':e',
+        max_attempts and 'lease expired (worker ' .. worker .. ' stopped heartbeating)' or UNREADABLE)
+      if not max_attempts or a >= max_attempts then
+        bury(id, level, enq, now)
+      else
+        enqueue(id, tenant, jtype, level, enq, deadline)
+      end
     end
   end
   return #ids
@@ -199,10 +314,13 @@ end
 local function promote_delayed(now, limit)
   local ids = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(ids) do
-    local level, enq = string.match(redis.call('HGET', JOBS, id .. ':s'), '^W|(%d+)|([%d.]+)')
+    local state = redis.call('HGET', JOBS, id .. ':s')
+    local level, enq = string.match(state or '', '^W|(%d+)|([%d.]+)|%d+$')
     local jtype, tenant, _, deadline = header(redis.call('HGET', JOBS, id))
     redis.call('ZREM', P .. 'delayed', id)
-    if jtype then
+    if not level then -- not waiting: a stale entry (nothing to do), or a lost state (dead-lettered)
+      bury_stateless(id, state, now)
+    elseif jtype then
       enqueue(id, tenant, jtype, level, enq, deadline)
     else
       redis.call('HSET', JOBS, id .. ':e', UNREADABLE)

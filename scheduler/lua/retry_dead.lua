@@ -14,11 +14,16 @@ for a = 2, #ARGV do
   -- decode, stays dead: queued again, it would only be dead-lettered again
   local readable = decoded and type(fields) == 'table' and fields.class ~= nil and fields.key ~= nil
     and fields.created ~= nil and fields.payload ~= nil
-  if readable and redis.call('ZREM', P .. 'dlq', id) == 1 then
+  -- only a dead job is queued again: a dead-letter entry naming any other (damage) is dropped
+  local state = redis.call('HGET', JOBS, id .. ':s')
+  local dead = string.sub(state or '', 1, 2) == 'X|'
+  if not dead and redis.call('ZREM', P .. 'dlq', id) == 1 then bury_stateless(id, state, now) end
+  if readable and dead and redis.call('ZREM', P .. 'dlq', id) == 1 then
     redis.call('HDEL', JOBS, id .. ':c')
     -- it is active again, so it holds its idempotency key again, unless another active job took it
-    local key = fields.key
-    if key ~= cjson.null and redis.call('HSETNX', P .. 'idem', key, id) == 1 then
+    -- (keys are stored per tenant, as submit.lua stores them)
+    local key = type(fields.key) == 'string' and tenant .. '|' .. fields.key
+    if key and redis.call('HSETNX', P .. 'idem', key, id) == 1 then
       redis.call('HSET', JOBS, id .. ':i', key)
     end
     enqueue(id, tenant, jtype, level, now, deadline)

@@ -56,7 +56,7 @@ SEQUENCES = st.tuples(st.lists(SUBMIT, min_size=1, max_size=3), st.lists(OPS, mi
 class ModelJob:
     level: int
     type: str
-    key: str | None
+    key: tuple[str, str] | None  # (tenant, key): idempotency keys are per tenant
     state: JobState = JobState.PENDING
     attempts: int = 0
     token: int = 0  # meaningful while running
@@ -86,7 +86,7 @@ class Model:
         )
         return running[i % len(running)] if running else None
 
-    def holder(self, key: str | None) -> str | None:
+    def holder(self, key: tuple[str, str] | None) -> str | None:
         if key is None:
             return None
         return next((k for k, j in self.jobs.items() if j.key == key and j.state in ACTIVE), None)
@@ -101,9 +101,10 @@ def step(store: JobStore, model: Model, op: tuple[Any, ...]) -> None:  # noqa: P
         ]
         expected = []
         for submitted in batch:
-            holder = model.holder(submitted.key)
+            key = None if submitted.key is None else (submitted.tenant, submitted.key)
+            holder = model.holder(key)
             if holder is None:
-                model.jobs[submitted.id] = ModelJob(submitted.level, submitted.type, submitted.key)
+                model.jobs[submitted.id] = ModelJob(submitted.level, submitted.type, key)
                 expected.append((submitted.id, True))
             else:
                 expected.append((holder, False))

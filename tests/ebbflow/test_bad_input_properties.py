@@ -76,6 +76,12 @@ def test_an_unknown_type_is_refused_naming_the_registered_ones(cli: Cli) -> None
     refused(cli, ["submit", "os:system", "--tenant", "t"], "is not a registered job type (registered:")
 
 
+def test_a_key_in_the_cron_runners_space_is_refused(cli: Cli) -> None:
+    # a tenant cannot take the next hot-topics tick's key (so that tick would never run)
+    args = ["submit", "noop", "--tenant", "cron", "--key", "cron:hot-topics:1765152000000"]
+    refused(cli, args, "key: 'cron:hot-topics:1765152000000' starts with 'cron:', which is reserved")
+
+
 # pack, a parameter, a strategy for bad values of it
 PACK_SPOILERS = [
     ("hot-topics", "woeids", st.integers(2, 10**9).filter(lambda w: w not in DEFAULT_WOEIDS).map(str)),

@@ -120,3 +120,20 @@ def test_unparsable_json_in_env_names_the_variable(workdir, monkeypatch):
 
 def test_settings_defaults_need_no_file(workdir):
     assert Settings().sqlite.path == str(workdir / "queue.db")  # from the fixture's EBBFLOW_SQLITE__PATH
+
+
+def test_the_decision_log_rotation_is_checked_with_the_fix_named(workdir):
+    # given a rotation size too small to hold decisions, and no rotated file kept
+    write(workdir / "ebbflow.toml", "[autoscaler]\nlog_max_bytes = 1000\nlog_backups = 0\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    # then each is one line naming the field, the least it takes and a good value
+    size, backups = str(caught.value).splitlines()
+    assert size.startswith("config: autoscaler.log_max_bytes: 1000 bytes would rotate the decision log")
+    assert "at least 65536" in size and "16777216 (16 MiB" in size and size.endswith("(from ebbflow.toml)")
+    assert backups.startswith("config: autoscaler.log_backups: 0: keep at least 1 rotated file")
+
+
+def test_the_decision_log_rotates_at_16_mib_keeping_4_files_by_default(workdir):
+    scaling = load_settings().autoscaler
+    assert (scaling.log_max_bytes, scaling.log_backups) == (16 * 1024 * 1024, 4)

@@ -17,6 +17,7 @@ from dispatcher.markets import Market
 from ebbflow.config import HeadSettings, Settings, SQLiteSettings
 from ebbflow.metrics import HeadMetrics, serve_metrics
 from ebbflow.stores import open_scheduler, open_store
+from scheduler.config import SchedulerConfig
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -37,6 +38,7 @@ def test_a_scrape_reads_the_queue_and_the_dispatch_counts(tmp_path: Path):
     (leased,) = scheduler.lease(1, levels=[0])
     scheduler.fail(leased, "boom", retryable=False)  # one dead letter
     counts = DispatchCounts(leased=7, done=5, preempted=1, per_market=Counter({Market.SPOT: 4, Market.ON_DEMAND: 2}))
+    counts.outages, counts.outage_reasons = 3, Counter({"busy": 2, "connection": 1})
     collector = HeadMetrics(lambda: open_store(settings), settings.scheduler, lambda: counts, clock=lambda: 4e9)
     server = serve_metrics(collector, "127.0.0.1", 0)
     assert server is not None
@@ -52,6 +54,11 @@ def test_a_scrape_reads_the_queue_and_the_dispatch_counts(tmp_path: Path):
     assert samples[("ebbflow_dispatch_outcomes_total", (("outcome", "done"),))] == 5
     assert samples[("ebbflow_dispatch_outcomes_total", (("outcome", "preempted"),))] == 1
     assert samples[("ebbflow_tasks_started_total", (("market", "spot"),))] == 4
+    outages = {
+        labels[0][1]: value for (name, labels), value in samples.items() if name == "ebbflow_store_outages_total"
+    }
+    none = ("oom", "loading", "readonly", "masterdown", "misconf", "noreplicas")  # listed at 0, so rate() works
+    assert outages == {"connection": 1, "busy": 2} | dict.fromkeys(none, 0)
 
 
 def test_metrics_listen_on_localhost_unless_told_otherwise():
@@ -67,3 +74,27 @@ def test_a_taken_port_is_logged_and_the_head_goes_on(tmp_path: Path, caplog: pyt
         with caplog.at_level(logging.ERROR, logger="ebbflow.metrics"):
             assert serve_metrics(collector, "127.0.0.1", taken.getsockname()[1]) is None
     assert "set head.metrics_port to a free port" in caplog.text
+
+
+def test_dead_letters_dropped_by_retention_are_a_counter_kept_in_the_store(tmp_path: Path):
+    # given a retention of one dead letter, and two dead letters
+    settings = Settings(
+        sqlite=SQLiteSettings(path=str(tmp_path / "queue.db")), scheduler=SchedulerConfig(dead_letter_max_count=1)
+    )
+    scheduler = open_scheduler(settings)
+    for _ in range(2):
+        scheduler.submit("noop", None, tenant="a", job_class="new-signup")
+        (leased,) = scheduler.lease(1, levels=[0])
+        scheduler.fail(leased, "boom", retryable=False)
+    # when maintenance drops the older one / then a scrape by another store object counts it
+    assert scheduler.maintain().dead_dropped == 1
+    collector = HeadMetrics(lambda: open_store(settings), settings.scheduler)
+    server = serve_metrics(collector, "127.0.0.1", 0)
+    assert server is not None
+    try:
+        samples = scrape(server.port)
+    finally:
+        server.close()
+        scheduler.store.close()
+    assert samples[("ebbflow_dead_letters", ())] == 1
+    assert samples[("ebbflow_dead_letters_dropped_total", ())] == 1

@@ -9,6 +9,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from bench.private_redis import redis_server
 from scheduler.errors import StoreUnavailableError
 from scheduler.redis_store import RedisStore
 from tests.stores import T0, new_job
@@ -34,11 +35,21 @@ def test_a_server_that_lost_its_scripts_gets_them_again(redis_store):
 def test_an_unreachable_server_is_a_store_error_naming_the_address():
     # (no retries: redis-py's default backoff would make this test wait for nothing)
     client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
-    store = RedisStore(client, levels=4, namespace="t")
+    # the store asks the server for its settings when it opens (scheduler.redis_requirements)
     with pytest.raises(StoreUnavailableError, match=r"127\.0\.0\.1:1 is unreachable"):
-        store.submit([new_job()], T0)
-    with pytest.raises(StoreUnavailableError, match=r"127\.0\.0\.1:1 is unreachable"):
-        store.stats()
+        RedisStore(client, levels=4, namespace="t")
+
+
+def test_a_server_gone_after_the_store_opened_is_a_store_error_naming_the_address():
+    with redis_server() as server:
+        client = redis.Redis(host="127.0.0.1", port=server.port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+        store = RedisStore(client, levels=4, namespace="t")
+        server.stop()
+        with pytest.raises(StoreUnavailableError, match=rf"127\.0\.0\.1:{server.port} is unreachable"):
+            store.submit([new_job()], T0)
+        with pytest.raises(StoreUnavailableError, match=rf"127\.0\.0\.1:{server.port} is unreachable"):
+            store.stats()
+        store.close()
 
 
 def test_forgetting_a_finished_job_deletes_every_field_of_it_progress_too():

@@ -138,7 +138,7 @@ def test_a_file_of_schema_version_1_gains_the_progress_column_and_keeps_its_jobs
         assert store.get(jobs[0].id).progress == {"done": 3}
     # and the file is at the current version, with the column added once
     assert _columns(path).count("progress") == 1
-    assert _user_version(path) == SCHEMA_VERSION == 3
+    assert _user_version(path) == SCHEMA_VERSION == 4
     # when it is opened again / then nothing is added twice and the data is still there
     with SQLiteStore(path, levels=4) as store:
         assert store.get(jobs[0].id).progress == {"done": 3}

@@ -38,6 +38,8 @@ REFUSALS = {
     "long key": ("noop", None, {"key": "k" * 257}, InvalidJobError, "key", "non-empty string of at most 256"),
     "key not a string": ("noop", None, {"key": 12}, InvalidJobError, "key", "non-empty string"),
     "zero key ttl": ("noop", None, {"key": "k", "key_ttl_s": 0}, InvalidJobError, "key_ttl", "positive number"),
+    "key ttl over a week": ("noop", None, {"key": "k", "key_ttl_s": 604_801}, InvalidJobError, "key_ttl", "604800 s"),
+    "cron's key space": ("noop", None, {"key": "cron:x:1"}, InvalidJobError, "key", "reserved for the cron runner"),
     "zero deadline": ("noop", None, {"deadline_s": 0}, InvalidJobError, "deadline", "positive number of seconds"),
     "negative deadline": ("noop", None, {"deadline_s": -5}, InvalidJobError, "deadline", "-5 must be"),
     "NaN deadline": ("noop", None, {"deadline_s": NAN}, InvalidJobError, "deadline", "nan must be"),
