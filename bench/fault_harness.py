@@ -64,6 +64,7 @@ class FaultReport:
     runs: int
     leases_left: int
     worker_restarts: int
+    outages_waited: int  # store outages the workers waited out (their log lines), rather than exit on
     recovery_s: list[tuple[str, float]]
     elapsed_s: float  # from the workers' start until the queue settled
 
@@ -75,6 +76,7 @@ class FaultReport:
         rows = [
             ("faults injected", str(len(self.recovery_s))),
             ("worker restarts (by the supervisor)", str(self.worker_restarts)),
+            ("store outages waited out by the workers", str(self.outages_waited)),
             ("jobs submitted", str(self.submitted)),
             ("completed", str(self.completed)),
             ("dead-lettered (each with its reason)", f"{self.dead} ({self.dead - self.dead_without_reason})"),
@@ -100,14 +102,20 @@ def work_command(n: int) -> list[str]:
     return [EBBFLOW, "work", "--worker", f"fault-worker-{n}"]
 
 
+def no_more_env(n: int) -> dict[str, str]:
+    return {}
+
+
 @dataclass
 class Supervisor:
     """Processes (`ebbflow work` unless told otherwise), each started again when it exits (after
-    RESTART_DELAY_S), until `stop`; what they print goes to <cwd>/supervised-<n>.log."""
+    RESTART_DELAY_S), until `stop`; what they print goes to <cwd>/supervised-<n>.log. Process n runs with
+    `env` and `env_for(n)` over it (each head its own metrics port)."""
 
     env: dict[str, str]
     cwd: Path
     command: Callable[[int], list[str]] = work_command
+    env_for: Callable[[int], dict[str, str]] = no_more_env
     processes: list[subprocess.Popen[str]] = field(default_factory=list)
     restarts: int = 0
     _due: dict[int, float] = field(default_factory=dict)
@@ -139,7 +147,12 @@ class Supervisor:
     def _spawn(self, n: int) -> subprocess.Popen[str]:
         with (self.cwd / f"supervised-{n}.log").open("a") as log:
             return subprocess.Popen(
-                self.command(n), cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True
+                self.command(n),
+                cwd=self.cwd,
+                env={**self.env, **self.env_for(n)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
 
 
@@ -210,6 +223,7 @@ def run_faults(
             finally:
                 supervisor.stop()
             report = _count(scheduler, submitted, effects, supervisor.restarts, recovery, elapsed_s)
+            report.outages_waited = _outages_waited(folder)
             scheduler.store.purge()
             scheduler.store.close()
             return report
@@ -252,6 +266,11 @@ def _wait(condition: Callable[[], bool], supervisor: Supervisor, limit_s: float,
     return time.monotonic() - started
 
 
+def _outages_waited(folder: Path) -> int:
+    """How many store outages the supervised workers logged waiting out (ebbflow.outage_wait)."""
+    return sum(log.read_text().count("store unavailable (") for log in folder.glob("supervised-*.log"))
+
+
 def _effects(path: Path) -> int:
     connection = open_effects(str(path))
     try:
@@ -291,6 +310,7 @@ def _count(
         runs=ledger.runs,
         leases_left=sum(stats.running.values()),
         worker_restarts=restarts,
+        outages_waited=0,
         recovery_s=recovery,
         elapsed_s=elapsed_s,
     )
