@@ -73,8 +73,10 @@ def node_of(cluster: LocalCluster, market: Market) -> str:
 
 @ray.remote(num_cpus=0, max_retries=0)
 def where(pid_file: str | None = None, sleep_s: float = 0.0) -> str:
-    if pid_file is not None:
-        Path(pid_file).write_text(str(os.getpid()))
+    if pid_file is not None:  # written whole, then renamed: a reader never sees it half written
+        partial = Path(f"{pid_file}.partial")
+        partial.write_text(str(os.getpid()))
+        partial.replace(pid_file)
     time.sleep(sleep_s)
     return str(ray.get_runtime_context().get_node_id())
 
