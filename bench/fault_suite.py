@@ -1,17 +1,27 @@
 """The whole fault suite at once (issue 9), shared by tests/faults/test_fault_suite.py and bench/faults.py.
 
 A multi-node Ray cluster whose own autoscaler launches nodes (FakeAutoscalingCluster with the demo's node types),
-`ebbflow head` on it (dispatcher, cron, maintenance and our autoscaler in one process) kept running by a
-supervisor, and the queue on a private redis-server with its append-only file on. The load: fault.record jobs
-submitted in waves (with idempotency keys, retried through store outages), a minutely cron schedule, the
-misbehaving types (raise, hang past the time limit, kill the worker process), and whatever `during` runs
-beside it (the test runs every pack there). A seeded schedule of faults goes off every few seconds:
+two `ebbflow head` processes on it (each dispatches; the one holding the leader lease also runs cron,
+maintenance and our autoscaler), the second on a wall clock a minute ahead (bench/skewed_clock.py), kept
+running by a supervisor, and the queue on a private redis-server with its append-only file on. The load:
+fault.record jobs submitted in waves (with idempotency keys, retried through store outages), a minutely cron
+schedule, the misbehaving types (raise, hang past the time limit, kill the worker process), and whatever
+`during` runs beside it (the test runs every pack there). A seeded schedule of faults goes off every few seconds:
 
 * preempt: every process of a random spot node gets SIGKILL at once, with no notice;
 * notice: the node is drained as a preemption first (the 2-minute notice, shortened to notice_s), then killed;
-* head: SIGKILL of `ebbflow head` (its dispatcher, autoscaler and cron go down together), started again;
+* head: SIGKILL of the leading `ebbflow head` (found by its /metrics), started again; another head leads
+  after the lease TTL (the failover time is measured until a head's /metrics say it leads);
 * redis-kill: kill -9 of redis-server, started again from its AOF after redis_down_s;
-* redis-pause: SIGSTOP of redis-server for longer than a lease.
+* redis-pause: SIGSTOP of redis-server for longer than a lease;
+* redis-busy: a Lua script from another client holds redis-server for busy_s (every other client gets BUSY),
+  then SCRIPT KILL; the heads must wait it out, not exit;
+* redis-replica: a replica of redis-server is promoted and redis-server made its replica for replica_s (every
+  write gets READONLY, as after a failover the clients have not followed), then promoted back with the
+  replica's data (bench/redis_switchover.py); the heads must wait it out.
+
+The heads' decision logs are audited afterwards (bench/launch_audit.py): no two heads launched within one
+period, and the guard's caps per round and per hour held for both together.
 
 `run_suite` returns a SuiteReport (bench/fault_suite_report.py) counted from the queue and the effects ledger.
 """
@@ -34,10 +44,14 @@ from pydantic import TypeAdapter
 
 from autoscaler.fake_cluster import FakeAutoscalingCluster
 from autoscaler.fleet import NodeType
-from bench.fault_harness import EBBFLOW, Supervisor, ebbflow_environment, read_effects, submit_record
+from bench.busy_redis import busy_script
+from bench.fault_harness import Supervisor, ebbflow_environment, read_effects, submit_record
 from bench.fault_jobs import MISBEHAVING, RECORD_TYPE, open_effects
 from bench.fault_suite_report import CapacitySample, FaultOutcome, SuiteReport, capacity_back_s, capacity_kept
-from bench.private_redis import RedisServer, free_port, redis_server
+from bench.launch_audit import LaunchAudit, audit, read_rounds
+from bench.private_redis import RedisServer, redis_server
+from bench.redis_switchover import demoted
+from bench.suite_heads import SuiteHeads
 from dispatcher.drain import DrainRefusedError, drain_node
 from dispatcher.local_cluster import FAST_FAILURE_DETECTION, node_pids, sigkill_all
 from dispatcher.markets import MARKET_RESOURCE, Market
@@ -49,8 +63,16 @@ from scheduler.errors import StoreUnavailableError
 from scheduler.job import Job, JobState
 from scheduler.queue import Scheduler
 
-FaultKind = Literal["preempt", "notice", "head", "redis-kill", "redis-pause"]
-ALL_FAULTS: tuple[FaultKind, ...] = ("preempt", "notice", "head", "redis-kill", "redis-pause")
+FaultKind = Literal["preempt", "notice", "head", "redis-kill", "redis-pause", "redis-busy", "redis-replica"]
+ALL_FAULTS: tuple[FaultKind, ...] = (
+    "preempt",
+    "notice",
+    "head",
+    "redis-kill",
+    "redis-pause",
+    "redis-busy",
+    "redis-replica",
+)
 SPOT = MARKET_RESOURCE[Market.SPOT]
 SAMPLE_EVERY_S = 1.0
 
@@ -67,6 +89,13 @@ class SuiteRun:
     notice_s: float = 4.0
     lease_ttl_s: float = 6.0
     redis_down_s: float = 1.0
+    busy_s: float = 4.0  # redis-busy: how long the script holds the server
+    replica_s: float = 4.0  # redis-replica: how long the server stays a replica (READONLY)
+    heads: int = 2
+    skew_s: float = 60.0  # every head after the first runs on a wall clock this far ahead
+    leader_ttl_s: float = 4.0  # short, so a killed leader is replaced within seconds
+    leader_renew_every_s: float = 1.0
+    failover_limit_s: float = 30.0  # a killed leader not replaced by then fails the run
     seed: int = 9
     settle_s: float = 300.0
     node_wait_s: float = 45.0  # a node fault waits this long for a spot node to be up, then is skipped
@@ -127,7 +156,8 @@ def _settings(run: SuiteRun, server: RedisServer, folder: Path) -> dict[str, str
         "EBBFLOW_SCHEDULER__BACKOFF_MAX_S": "1",
         "EBBFLOW_HEAD__MAINTAIN_EVERY_S": "1",
         "EBBFLOW_HEAD__CRON_EVERY_S": "1",
-        "EBBFLOW_HEAD__METRICS_PORT": str(free_port()),
+        "EBBFLOW_HEAD__LEADER_TTL_S": str(run.leader_ttl_s),
+        "EBBFLOW_HEAD__LEADER_RENEW_EVERY_S": str(run.leader_renew_every_s),
         "EBBFLOW_CRON": json.dumps([minutely | {"payload": {"effects": str(effects)}}]),
         "EBBFLOW_AUTOSCALER": json.dumps(scaling_json),
         "EBBFLOW_SQLITE__PATH": str(folder / "unused.db"),
@@ -147,9 +177,12 @@ class _Suite:
     ) -> None:
         self.run_, self.server, self.on_event = run, server, on_event
         self.effects = folder / "effects.db"
-        self.scheduler: Scheduler = open_scheduler(load_settings())
-        self.head = Supervisor(env, folder, command=lambda n: [EBBFLOW, "head", "--ray-address", address])
+        self.settings = load_settings()
+        self.scheduler: Scheduler = open_scheduler(self.settings)
+        self.heads = SuiteHeads(run.heads, run.skew_s, address, folder, env["EBBFLOW_AUTOSCALER"])
+        self.head = Supervisor(env, folder, command=self.heads.command, env_for=self.heads.env)
         self.handle = SuiteHandle(env, folder)
+        self.folder = folder
         self.rng = random.Random(run.seed)
         self.records: list[str] = []
         self.misbehaving: dict[str, list[str]] = {}
@@ -165,7 +198,7 @@ class _Suite:
     def run(self, during: Callable[[SuiteHandle], None] | None) -> SuiteReport:
         run = self.run_
         self._submit_misbehaving()
-        self.head.start(1)
+        self.head.start(self.run_.heads)
         self._started = time.monotonic()
         beside = _Beside(during, self.handle)
         try:
@@ -200,6 +233,15 @@ class _Suite:
     def _idle_until(self, at_s: float) -> None:
         while self._now() < at_s:
             self._tick()
+
+    def _hold(self, seconds: float) -> None:
+        """Supervise (a head that exits is seen and started again) and sample for `seconds`, submitting no wave:
+        a submit would wait for the store this fault holds, and the fault ends only after this returns."""
+        submitting, self._submitting = self._submitting, True
+        try:
+            self._idle_until(self._now() + seconds)
+        finally:
+            self._submitting = submitting
 
     def _idle_until_settled(self, beside: _Beside) -> None:
         deadline = self._now() + self.run_.settle_s
@@ -255,6 +297,12 @@ class _Suite:
     # -- faults ------------------------------------------------------------------------------------------
 
     def _inject(self, kind: FaultKind) -> FaultOutcome:
+        """The fault, with the head restarts from its start until work resumed (a killed head's own included)."""
+        restarts = self.head.restarts
+        outcome = self._inject_one(kind)
+        return replace(outcome, kind=kind, head_restarts=self.head.restarts - restarts)
+
+    def _inject_one(self, kind: FaultKind) -> FaultOutcome:
         at_s = self._now()
         stats = self._stats()
         # fault.record jobs in flight may still record their effects after the fault: more than that is new work
@@ -263,6 +311,7 @@ class _Suite:
         )
         before = self._effect_count()
         note = ""
+        failover_s: float | None = None
         slots_before = _spot_slots()
         if kind in ("preempt", "notice"):
             victim = self._spot_node()
@@ -272,24 +321,56 @@ class _Suite:
             what = self._take_down(victim, notice=kind == "notice")
             note = "node"
         elif kind == "head":
-            self.head.processes[0].kill()
-            what = "SIGKILL of ebbflow head (dispatcher, autoscaler, cron), started again"
+            what, failover_s = self._kill_the_leader()
         elif kind == "redis-kill":
             self.server.kill()
             time.sleep(self.run_.redis_down_s)
             self.server.start()
             what = f"kill -9 of redis-server, {self.run_.redis_down_s:.0f} s down, started from its AOF"
-        else:
+        elif kind == "redis-pause":
             self.server.pause()
             time.sleep(self.run_.pause_s)
             self.server.resume()
             what = f"redis-server paused {self.run_.pause_s:.0f} s (lease TTL {self.run_.lease_ttl_s:.0f} s)"
+        elif kind == "redis-busy":
+            with busy_script(self.server):
+                self._hold(self.run_.busy_s)
+            held_s = self._now() - at_s  # as it was, from the script's start to the SCRIPT KILL's end
+            what = f"a Lua script held redis-server {held_s:.0f} s (BUSY to all others), then SCRIPT KILL"
+        else:
+            replica = self.folder / f"replica-{len(self.outcomes)}"
+            replica.mkdir()
+            with demoted(self.server, replica):
+                self._hold(self.run_.replica_s)
+            held_s = self._now() - at_s
+            what = f"a replica promoted, redis-server its replica {held_s:.0f} s (READONLY), then promoted back"
         ended_s = self._now()
         waiting = self._stats()
         if waiting is not None and not sum(waiting.pending.values()) + waiting.delayed:
-            return FaultOutcome(what, at_s, None, None, note, ended_s, slots_before, idle=True)
+            return FaultOutcome(what, at_s, None, None, note, ended_s, slots_before, idle=True, failover_s=failover_s)
         resumed = self._wait_resumed(max(before, self._effect_count()) + in_flight)
-        return FaultOutcome(what, at_s, resumed, None, note, ended_s, slots_before)
+        return FaultOutcome(what, at_s, resumed, None, note, ended_s, slots_before, failover_s=failover_s)
+
+    def _kill_the_leader(self) -> tuple[str, float | None]:
+        """SIGKILL of the head whose /metrics say it leads (waiting for one to, after an earlier fault); then
+        the seconds until a head's /metrics say it leads again (None: not within failover_limit_s)."""
+        deadline = self._now() + self.run_.failover_limit_s
+        leaders = self.heads.leaders()
+        while not leaders and self._now() < deadline:
+            self._tick()
+            leaders = self.heads.leaders()
+        victim = leaders[0] if leaders else 0
+        self.head.processes[victim].kill()
+        killed_s = self._now()
+        what = f"SIGKILL of the leading ebbflow head, {self.heads.describe(victim)}, started again"
+        if not leaders:
+            what = f"SIGKILL of {self.heads.describe(victim)} (no head said it led), started again"
+        while self._now() - killed_s < self.run_.failover_limit_s:
+            leaders = self.heads.leaders()
+            if leaders:
+                return f"{what}; {self.heads.describe(leaders[0])} led next", self._now() - killed_s
+            self._tick()
+        return what, None
 
     def _spot_node(self) -> dict[str, Any] | None:
         deadline = self._now() + self.run_.node_wait_s
@@ -380,7 +461,16 @@ class _Suite:
             head_restarts=self.head.restarts,
             elapsed_s=elapsed_s,
             capacity=self.samples,
+            heads=self.run_.heads,
+            skew_s=self.run_.skew_s,
+            launches=self._audit_launches(),
         )
+
+    def _audit_launches(self) -> LaunchAudit:
+        rounds = [r for n in range(self.run_.heads) for r in read_rounds(self.heads.log_path(n), n)]
+        scaling = self.settings.autoscaler
+        guard = scaling.guard
+        return audit(rounds, scaling.period_s, guard.max_launch_per_decision, guard.max_launch_per_hour)
 
 
 class _Beside:

@@ -1,5 +1,6 @@
-"""What the whole fault suite (bench/fault_suite.py) found: per fault when work resumed and when the spot
-capacity was back, and per job what became of it; `failures()` lists what breaks a promise of issue 9."""
+"""What the whole fault suite (bench/fault_suite.py) found: per fault when work resumed, when the spot
+capacity was back and (a killed leader) when another head led, per job what became of it, and whether the
+guard's launch limits held across the heads; `failures()` lists what breaks a promise of issues 9 and 18."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.table import Table
+
+from bench.launch_audit import LaunchAudit
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,9 @@ class FaultOutcome:
     slots_before: int = 0  # spot slots just before a node loss
     idle: bool = False  # nothing was waiting when the fault ended: no work to resume
     capacity_kept: bool = False  # a node loss whose slots never went missing: the replacement was up first
+    kind: str = ""  # the FaultKind
+    failover_s: float | None = None  # a killed leader: until another head's /metrics said it leads
+    head_restarts: int = 0  # by the supervisor, from the fault's start until work resumed
 
 
 @dataclass(frozen=True)
@@ -48,9 +54,30 @@ class SuiteReport:
     head_restarts: int
     elapsed_s: float
     capacity: list[CapacitySample] = field(default_factory=list)
+    heads: int = 1
+    skew_s: float = 0.0  # the wall clock of every head after the first, this far ahead
+    launches: LaunchAudit | None = None
+
+    @property
+    def head_kills(self) -> int:
+        return sum(1 for fault in self.faults if fault.kind == "head")
+
+    @property
+    def failovers(self) -> list[float | None]:
+        return [fault.failover_s for fault in self.faults if fault.kind == "head"]
 
     def failures(self) -> list[str]:
         problems = []
+        if self.head_restarts > self.head_kills:
+            exited = [f"{fault.what} ({fault.head_restarts})" for fault in self.faults if _exited_by_itself(fault)]
+            problems.append(
+                f"heads exited by themselves: {self.head_restarts - self.head_kills} restarts beyond the "
+                f"{self.head_kills} kills" + (f", during: {'; '.join(exited)}" if exited else "")
+            )
+        if any(seconds is None for seconds in self.failovers):
+            problems.append("a killed leader was not replaced: no head said it led afterwards")
+        if self.launches is not None:
+            problems += self.launches.failures()
         if self.lost:
             problems.append(f"{self.lost} jobs lost")
         if self.duplicated_effects or self.doubled_ticks:
@@ -78,7 +105,9 @@ class SuiteReport:
         misbehaving = sum(submitted for submitted, _ in self.misbehaving.values())
         return [
             ("faults injected", str(len(self.faults))),
-            ("head restarts (by the supervisor)", str(self.head_restarts)),
+            ("heads (the wall clock of all but the first ahead by)", f"{self.heads} ({self.skew_s:+g} s)"),
+            ("head restarts (by the supervisor) / of them after a kill", f"{self.head_restarts} / {self.head_kills}"),
+            ("leader failovers (kill until another head led)", _failovers(self.failovers)),
             ("jobs submitted (fault.record + misbehaving)", f"{self.records + misbehaving}"),
             ("completed (fault.record)", f"{self.records_done} of {self.records}"),
             ("dead-lettered (each with its reason)", f"{self.dead} ({self.dead - self.dead_without_reason})"),
@@ -89,6 +118,7 @@ class SuiteReport:
             ("cron ticks run / doubled (must be 0)", f"{self.cron_ticks} / {self.doubled_ticks}"),
             ("runs beyond one per job (re-runs after a lost ack or node)", str(self.runs_beyond_one)),
             ("leases left (must be 0)", str(self.leases_left)),
+            *_launch_rows(self.launches),
             ("head start to settled", f"{self.elapsed_s:.0f} s"),
         ]
 
@@ -110,6 +140,28 @@ class SuiteReport:
             resumed = "nothing was waiting" if fault.idle else _seconds(fault.resumed_s, "never")
             faults.add_row(f"{fault.at_s:.0f} s", fault.what, resumed, back)
         console.print(faults)
+
+
+def _exited_by_itself(fault: FaultOutcome) -> bool:
+    return fault.head_restarts > (1 if fault.kind == "head" else 0)
+
+
+def _failovers(seconds: list[float | None]) -> str:
+    return f"{len(seconds)}: " + ", ".join(_seconds(s, "never") for s in seconds) if seconds else "0"
+
+
+def _launch_rows(launches: LaunchAudit | None) -> list[tuple[str, str]]:
+    if launches is None:
+        return []
+    return [
+        (
+            "autoscaler launches / rounds / heads that launched",
+            f"{launches.launches} / {launches.rounds} / {launches.heads_that_launched}",
+        ),
+        ("double launches: two heads within one period (must be 0)", str(launches.double_launches)),
+        ("most launched in one round / cap", f"{launches.max_per_round} / {launches.cap_per_round}"),
+        ("most launched within an hour / cap", f"{launches.max_per_hour} / {launches.cap_per_hour}"),
+    ]
 
 
 def _seconds(value: float | None, otherwise: str) -> str:

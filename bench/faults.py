@@ -7,8 +7,9 @@ so the table shows what the faults cost.
 
     python bench/faults.py [--jobs 3000] [--workers 2] [--kills 3] [--pauses 3]
 
---suite: every fault at once (bench/fault_suite.py) on a cluster whose autoscaler launches the nodes:
-spot nodes lost with and without notice, `ebbflow head` killed, redis-server killed and paused, and
+--suite: every fault at once (bench/fault_suite.py) on a cluster whose autoscaler launches the nodes, with
+two heads (the second on a wall clock a minute ahead): spot nodes lost with and without notice, the leading
+head killed, redis-server killed, paused, held BUSY by a long script and demoted to a replica, and
 misbehaving jobs, `--rounds` times each kind, under fault.record jobs and a minutely cron schedule (the
 packs run in tests/faults/test_fault_suite.py, which checks their results against the world).
 

@@ -1,13 +1,18 @@
-"""The fault suite's verdicts (bench/fault_suite_report.py): what counts as capacity brought back after a node
-loss, and which figures make the suite fail. Pure functions, so each promise is checked on its own."""
+"""The fault suite's verdicts (bench/fault_suite_report.py, bench/launch_audit.py): what counts as capacity
+brought back after a node loss, which figures make the suite fail, and what counts as a double launch or a
+broken guard limit across two heads. Pure functions, so each promise is checked on its own."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
+from typing import cast
 
 import pytest
 
 from bench.fault_suite_report import CapacitySample, FaultOutcome, SuiteReport, capacity_back_s, capacity_kept
+from bench.launch_audit import LaunchRound, audit, read_rounds
 
 
 def samples(*points: tuple[float, int, int]) -> list[CapacitySample]:
@@ -40,7 +45,8 @@ def test_capacity_is_kept_when_no_slot_went_missing_while_work_waited() -> None:
 def clean_report(**changes: object) -> SuiteReport:
     faults = [
         FaultOutcome("spot node lost", 25.0, 3.0, 6.0, note="node"),
-        FaultOutcome("SIGKILL of ebbflow head", 40.0, 5.0),
+        FaultOutcome("SIGKILL of the leading ebbflow head", 40.0, 5.0, kind="head", failover_s=4.2, head_restarts=1),
+        FaultOutcome("a Lua script held redis-server", 50.0, 2.0, kind="redis-busy"),
     ]
     report = SuiteReport(
         faults=faults,
@@ -58,7 +64,13 @@ def clean_report(**changes: object) -> SuiteReport:
         doubled_ticks=0,
         head_restarts=1,
         elapsed_s=60.0,
+        heads=2,
+        skew_s=60.0,
+        launches=audit([LaunchRound(0, 100.0, 2), LaunchRound(1, 110.0, 1)], 2.0, 10, 60),
     )
+    if "faults" in changes and "head_restarts" not in changes:  # one restart per head killed, none else
+        given = cast(list[FaultOutcome], changes["faults"])
+        changes["head_restarts"] = sum(1 for fault in given if fault.kind == "head")
     return replace(report, **changes)  # type: ignore[arg-type]
 
 
@@ -78,6 +90,7 @@ def test_a_clean_run_has_no_failures() -> None:
         ({"records_done": 9}, "fault.record: 9 of 10 completed"),
         ({"faults": [FaultOutcome("redis-kill", 5.0, None)]}, "redis-kill: work did not resume"),
         ({"faults": [FaultOutcome("spot node lost", 5.0, 1.0, None, note="node")]}, "never brought the spot"),
+        ({"launches": audit([LaunchRound(0, 100.0, 1), LaunchRound(1, 101.0, 1)], 2.0, 10, 60)}, "1 double launch"),
     ],
 )
 def test_each_broken_promise_fails_the_suite(changes: dict[str, object], says: str) -> None:
@@ -93,3 +106,54 @@ def test_capacity_kept_after_a_node_loss_counts_as_brought_back() -> None:
 def test_a_fault_while_nothing_waited_is_not_a_failure_to_resume() -> None:
     idle = FaultOutcome("redis-pause", 5.0, None, idle=True)
     assert clean_report(faults=[*clean_report().faults, idle]).failures() == []
+
+
+def test_a_head_that_exits_during_a_store_fault_fails_the_suite() -> None:
+    # given a head restarted during the BUSY script, beyond the one restart after the leader's kill
+    busy = FaultOutcome("a Lua script held redis-server", 50.0, 2.0, kind="redis-busy", head_restarts=1)
+    head, _ = clean_report().faults[1:]
+    problems = clean_report(faults=[head, busy], head_restarts=2).failures()
+    assert len(problems) == 1 and "1 restarts beyond the 1 kills" in problems[0], problems
+    assert "a Lua script held redis-server (1)" in problems[0]
+
+
+def test_a_killed_leader_that_nobody_replaced_fails_the_suite() -> None:
+    never = FaultOutcome("SIGKILL of the leading ebbflow head", 40.0, 5.0, kind="head", head_restarts=1)
+    problems = clean_report(faults=[never]).failures()
+    assert problems == ["a killed leader was not replaced: no head said it led afterwards"]
+
+
+def test_rounds_of_one_head_a_period_apart_are_not_double_launches() -> None:
+    # given the leader launching every period, then after a failover the other head, a TTL later
+    rounds = [LaunchRound(0, 100.0 + 2 * n, 3) for n in range(5)] + [LaunchRound(1, 114.0, 3)]
+    found = audit(rounds, period_s=2.0, cap_per_round=3, cap_per_hour=18)
+    assert (found.double_launches, found.max_per_round, found.max_per_hour) == (0, 3, 18)
+    assert found.failures() == [] and found.heads_that_launched == 2 and found.launches == 18
+
+
+def test_two_heads_launching_within_one_period_break_the_round_cap() -> None:
+    found = audit([LaunchRound(0, 100.0, 3), LaunchRound(1, 101.5, 2)], period_s=2.0, cap_per_round=3, cap_per_hour=60)
+    assert found.double_launches == 1 and found.max_per_round == 5
+    assert found.failures() == [
+        "1 double launches (two heads launched within one period)",
+        "5 launched in one round, above the cap of 3",
+    ]
+
+
+def test_launches_beyond_the_hourly_cap_are_found_within_any_hour() -> None:
+    rounds = [LaunchRound(n % 2, 100.0 + 590 * n, 2) for n in range(7)]  # 14 within 3540 s
+    assert audit(rounds, 2.0, 10, 12).failures() == ["14 launched within an hour, above the cap of 12"]
+    assert audit(rounds[1:], 2.0, 10, 12).failures() == []
+
+
+def test_the_audit_reads_the_rounds_that_launched_from_a_decision_log_and_its_rotated_files(tmp_path: Path) -> None:
+    log = tmp_path / "autoscaler-head-1.jsonl"
+    older = [{"at": 10.0, "acted": True, "launches": {"spot-4": 2}}]
+    lines = [
+        {"at": 12.0, "acted": True, "launches": {"spot-4": 1, "ondemand-2": 1}},
+        {"at": 14.0, "acted": False, "hold": "hold: inputs unavailable"},  # a round whose inputs failed
+        {"at": 16.0, "acted": True, "launches": {}, "drains": ["n1"]},  # a drain, not a launch
+    ]
+    log.with_name(f"{log.name}.1").write_text("".join(json.dumps(line) + "\n" for line in older))
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines) + '{"at": 18.0, "acted": tr')  # torn by a kill
+    assert read_rounds(log, head=1) == [LaunchRound(1, 10.0, 2), LaunchRound(1, 12.0, 2)]
