@@ -18,7 +18,10 @@ schedule, the misbehaving types (raise, hang past the time limit, kill the worke
   then SCRIPT KILL; the heads must wait it out, not exit;
 * redis-replica: a replica of redis-server is promoted and redis-server made its replica for replica_s (every
   write gets READONLY, as after a failover the clients have not followed), then promoted back with the
-  replica's data (bench/redis_switchover.py); the heads must wait it out.
+  replica's data (bench/redis_switchover.py); the heads must wait it out;
+* redis-evict: EVICT_BURST more records submitted, then the queue's fencing counter and turn order
+  deleted, as an evicting maxmemory-policy would; the scripts must repair them with nothing lost or
+  run twice.
 
 The heads' decision logs are audited afterwards (bench/launch_audit.py): no two heads launched within one
 period, and the guard's caps per round and per hour held for both together.
@@ -62,8 +65,11 @@ from ebbflow.stores import open_scheduler
 from scheduler.errors import StoreUnavailableError
 from scheduler.job import Job, JobState
 from scheduler.queue import Scheduler
+from scheduler.redis_store import RedisStore
 
-FaultKind = Literal["preempt", "notice", "head", "redis-kill", "redis-pause", "redis-busy", "redis-replica"]
+FaultKind = Literal[
+    "preempt", "notice", "head", "redis-kill", "redis-pause", "redis-busy", "redis-replica", "redis-evict"
+]
 ALL_FAULTS: tuple[FaultKind, ...] = (
     "preempt",
     "notice",
@@ -72,9 +78,11 @@ ALL_FAULTS: tuple[FaultKind, ...] = (
     "redis-pause",
     "redis-busy",
     "redis-replica",
+    "redis-evict",
 )
 SPOT = MARKET_RESOURCE[Market.SPOT]
 SAMPLE_EVERY_S = 1.0
+EVICT_BURST = 20  # records submitted just before the redis-evict fault
 
 
 @dataclass(frozen=True)
@@ -332,6 +340,8 @@ class _Suite:
             time.sleep(self.run_.pause_s)
             self.server.resume()
             what = f"redis-server paused {self.run_.pause_s:.0f} s (lease TTL {self.run_.lease_ttl_s:.0f} s)"
+        elif kind == "redis-evict":
+            what = self._evict()
         elif kind == "redis-busy":
             with busy_script(self.server):
                 self._hold(self.run_.busy_s)
@@ -350,6 +360,20 @@ class _Suite:
             return FaultOutcome(what, at_s, None, None, note, ended_s, slots_before, idle=True, failover_s=failover_s)
         resumed = self._wait_resumed(max(before, self._effect_count()) + in_flight)
         return FaultOutcome(what, at_s, resumed, None, note, ended_s, slots_before, failover_s=failover_s)
+
+    def _evict(self) -> str:
+        """What an evicting Redis does to the queue: keys it depends on vanish (the fencing counter, the
+        tenants' turn order). The store refuses a Redis whose maxmemory-policy evicts at
+        open (docs/redis.md); this is what is left when one is set behind its back: the scripts repair
+        (docs/store-damage.md), and nothing may be lost or run twice."""
+        store = self.scheduler.store
+        assert isinstance(store, RedisStore)
+        self._submit_records(EVICT_BURST)  # work waiting, so the turn order and counts hold something to lose
+        # not `depth`: the pending counts are clamped when damaged, not recounted (docs/store-damage.md), so
+        # the suite could no longer tell that work waits
+        names = ("fence", "turns")
+        gone = int(store.client.delete(*(store.keys.prefix + name for name in names)))
+        return f"{gone} of the queue's keys evicted ({', '.join(names)})"
 
     def _kill_the_leader(self) -> tuple[str, float | None]:
         """SIGKILL of the head whose /metrics say it leads (waiting for one to, after an earlier fault); then
