@@ -14,16 +14,8 @@ from typing import Any
 
 import redis
 
+from bench.busy_redis import BUSY_REPLY_MS, BUSY_SCRIPT, WAIT_LIMIT_S  # the fault suite's own busy script
 from bench.private_redis import RedisServer
-
-# Busy until killed (SCRIPT KILL: it never writes, so it can be killed), 60 s at most should a test fail.
-BUSY_SCRIPT = (
-    "local stop = tonumber(redis.call('TIME')[1]) + 60 "
-    "while tonumber(redis.call('TIME')[1]) < stop do end "
-    "return 'not killed'"
-)
-BUSY_REPLY_MS = 100  # busy-reply-threshold: after this, other clients get BUSY instead of waiting
-WAIT_LIMIT_S = 30.0
 
 
 def wait_for(condition: Callable[[], bool], what: str, limit_s: float = WAIT_LIMIT_S, every_s: float = 0.02) -> None:
