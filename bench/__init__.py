@@ -1,1 +1,1 @@
-"""Benchmarks: scripts that print figures, never assertions (see README, "Benchmarks")."""
+"""Benchmarks: scripts that print figures, never assertions (see docs/benchmarks.md)."""

@@ -4,7 +4,7 @@ its history entry) on Redis and SQLite, one at a time and batched, beside the pe
     python bench/queue_throughput.py [--scale 1.0] [--skip-peers]
 
 Prints jobs/s with ratios to the raw Lua floor and the redis-benchmark ceiling, Redis commands and CPU per
-job, and memory per queued job. Figures, not assertions: the README quotes them.
+job, and memory per queued job. Figures, not assertions: docs/benchmarks.md quotes them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""ebbflow's scheduler: a durable multi-level feedback queue (see README, "The scheduler")."""
+"""ebbflow's scheduler: a durable multi-level feedback queue (see docs/scheduler.md)."""
 
 from scheduler.builtin_types import BUILTIN_TYPES
 from scheduler.clock import Clock, FakeClock, StoreClock, SystemClock

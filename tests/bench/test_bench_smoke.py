@@ -1,4 +1,4 @@
-"""The benchmark scripts still run end to end (tiny sizes); their figures live in the README, not here."""
+"""The benchmark scripts still run end to end (tiny sizes); their figures live in docs/benchmarks.md, not here."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The example configuration the README points to loads and says what the defaults say."""
+"""The example configuration docs/configuration.md points to loads and says what the defaults say."""
 
 from __future__ import annotations
 
