@@ -35,7 +35,7 @@ def busy_script(server: RedisServer) -> Iterator[None]:
     thread = threading.Thread(target=_run, args=(server,), daemon=True)
     thread.start()
     try:
-        _wait_for(lambda: _busy(server), "the script holds Redis (PING answered BUSY)")
+        wait_for(lambda: _busy(server), "the script holds Redis (PING answered BUSY)")
         yield
     finally:
         _kill(server, thread)
@@ -66,10 +66,11 @@ def _kill(server: RedisServer, thread: threading.Thread) -> None:
             thread.join(0.05)
             return not thread.is_alive()
 
-        _wait_for(killed, "SCRIPT KILL ended the busy script")
+        wait_for(killed, "SCRIPT KILL ended the busy script")
 
 
-def _wait_for(condition: Callable[[], bool], what: str) -> None:
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Poll `condition` every 20 ms until it holds; TimeoutError after WAIT_LIMIT_S."""
     deadline = time.monotonic() + WAIT_LIMIT_S
     while not condition():
         if time.monotonic() > deadline:

@@ -12,16 +12,15 @@ from landing on `server` after the replica's copy was taken.
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import redis
 
+from bench.busy_redis import wait_for
 from bench.private_redis import RedisServer
 
-WAIT_LIMIT_S = 30.0
 PAUSE_MS = 10_000  # the longest the writes may stay paused should this process die meanwhile
 
 
@@ -36,16 +35,16 @@ def demoted(server: RedisServer, folder: Path) -> Iterator[None]:
         ):
             old.config_set("repl-diskless-sync-delay", 0)  # sync at once, not after waiting for more replicas
             new.replicaof("127.0.0.1", server.port)
-            _wait_for(lambda: _link_up(new), "the replica's link to the primary")
+            wait_for(lambda: _link_up(new), "the replica's link to the primary")
             old.client_pause(PAUSE_MS, all=False)  # WRITE: reads go on, writes wait
             try:
                 offset = int(old.info("replication")["master_repl_offset"])
-                _wait_for(lambda: int(new.info("replication")["master_repl_offset"]) >= offset, "the replica in sync")
+                wait_for(lambda: int(new.info("replication")["master_repl_offset"]) >= offset, "the replica in sync")
                 new.replicaof("NO", "ONE")
                 old.replicaof("127.0.0.1", replica.port)
             finally:
                 old.client_unpause()
-            _wait_for(lambda: _link_up(old), "the old primary's link to the promoted replica")
+            wait_for(lambda: _link_up(old), "the old primary's link to the promoted replica")
             try:
                 yield
             finally:
@@ -57,11 +56,3 @@ def demoted(server: RedisServer, folder: Path) -> Iterator[None]:
 def _link_up(client: redis.Redis) -> bool:
     replication: dict[str, Any] = client.info("replication")
     return replication.get("master_link_status") == "up"
-
-
-def _wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_LIMIT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {WAIT_LIMIT_S:.0f} s")
-        time.sleep(0.02)
