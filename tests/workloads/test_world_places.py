@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import pytest
@@ -86,9 +85,12 @@ def test_one_place_hour_of_tweets_is_quick_to_make() -> None:
     # given a config nobody has asked about yet (so nothing is memoised)
     config = WorldConfig(seed=4242)
     world_trends.trends(config, US, HOUR // HOUR_MS)
-    started = time.perf_counter()
-    world_trends.tweet_rows(config, US, HOUR // HOUR_MS)
-    assert time.perf_counter() - started < 0.05
+    trends_made = world_trends.trends.cache_info().misses
+    # when one place-hour's tweets are made, then no other place's trends are (counted as work, not timed:
+    # a wall-clock bound failed CI on a busy machine; the speed is bench/hot_topics_hour.py's to measure)
+    rows = world_trends.tweet_rows(config, US, HOUR // HOUR_MS)
+    assert world_trends.trends.cache_info().misses == trends_made
+    assert len(rows) == config.tweets_per_place_hour
 
 
 @pytest.mark.parametrize("bad", [0, -1, 4097])
