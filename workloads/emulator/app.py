@@ -2,23 +2,25 @@
 limiter.
 
 One middleware does what the three real APIs do before any handler runs: find the API family from the path,
-demand a token where the real API would (Graph, X), charge the caller's window (a Graph batch costs one unit
-per item) and answer 429 with Retry-After and x-rate-limit-* headers when it is spent. Each family answers
-those errors in its own shape, so adapters are exercised on the real thing.
+demand a token where the real API would (Graph, X), refuse a revoked one, charge the caller's window (a Graph
+batch costs one unit per item) and turn the caller away when it is spent. How each of those answers looks
+(status, error body, which rate headers and whether a Retry-After) is the family's own: each family module
+(graph, x, video) implements `FamilyRules`, written from that API's documentation, so adapters are exercised
+on answers shaped as the real ones are.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Protocol
 
 from aiohttp import web
 
 from workloads.emulator import graph, video, x, x_search, youtube
 from workloads.emulator.faults import FaultPlan, Faults, spoil
-from workloads.emulator.ratelimit import Family, Limiter, RateLimits
-from workloads.emulator.state import STATE, EmulatorState, json_answer
+from workloads.emulator.ratelimit import Family, Limiter, RateLimits, Verdict
+from workloads.emulator.state import STATE, EmulatorState
 from workloads.world import World
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -30,12 +32,15 @@ def make_app(
     limits: RateLimits | None = None,
     clock: Callable[[], float] = time.time,
     faults: Faults | None = None,
+    revoked_tokens: frozenset[str] = frozenset(),
 ) -> web.Application:
     """The application serving `world`; `clock` (epoch seconds) decides which posts exist yet and rate windows;
-    `faults` spoils a share of the answers (workloads.emulator.faults)."""
+    `faults` spoils a share of the answers (workloads.emulator.faults); `revoked_tokens` are tokens and API keys
+    the APIs refuse as expired or invalid."""
     app = web.Application(middlewares=[_gatekeeper])
     plan = FaultPlan(faults) if faults is not None and faults.rate > 0 else None
-    app[STATE] = EmulatorState(world, Limiter(limits if limits is not None else RateLimits(), clock), clock, plan)
+    limiter = Limiter(limits if limits is not None else RateLimits(), clock)
+    app[STATE] = EmulatorState(world, limiter, clock, plan, revoked_tokens)
     app.router.add_get(f"/{_GRAPH_VERSION}/{{user}}/friends", graph.handle_friends)
     app.router.add_get(f"/{_GRAPH_VERSION}/{{user}}/feed", graph.handle_feed)
     app.router.add_post(f"/{_GRAPH_VERSION}/", graph.handle_batch)
@@ -62,26 +67,54 @@ def family_of(path: str) -> Family | None:
     return None
 
 
+class FamilyRules(Protocol):
+    """How one API family answers before its handlers run; each family module implements it."""
+
+    def unauthorized(self, path: str) -> web.Response:
+        """The answer to a request that carries no token."""
+        ...
+
+    def token_refused(self, path: str) -> web.Response:
+        """The answer to a request whose token (or API key) was revoked or never valid."""
+        ...
+
+    def throttled(self, path: str, verdict: Verdict) -> web.Response:
+        """The answer to a request the rate limiter turned away."""
+        ...
+
+    def rate_headers(self, path: str, verdict: Verdict) -> dict[str, str]:
+        """Headers the API adds to an answer (allowed or not) about the caller's usage."""
+        ...
+
+
+def rules_of(family: Family) -> FamilyRules:
+    rules: dict[Family, FamilyRules] = {"graph": graph, "x": x, "video": video}
+    return rules[family]
+
+
 @web.middleware
 async def _gatekeeper(request: web.Request, handler: Handler) -> web.StreamResponse:
     family = family_of(request.path)
     if family is None:
         return await handler(request)
+    rules = rules_of(family)
+    state = request.app[STATE]
     token = await _token(request, family)
     if family != "video" and not token:
-        return _unauthorized(family, request.path)
+        return rules.unauthorized(request.path)
+    if token is not None and token in state.revoked_tokens:
+        return rules.token_refused(request.path)
     units = await _units(request, family)
-    verdict = request.app[STATE].limiter.take(family, token or request.remote or "?", units)
+    verdict = state.limiter.take(family, token or request.remote or "?", units)
     if not verdict.allowed:
-        response: web.StreamResponse = _too_many(family, request.path)
+        response: web.StreamResponse = rules.throttled(request.path, verdict)
     else:
         response = await handler(request)
-        plan = request.app[STATE].faults
+        plan = state.faults
         fault = plan.next_fault() if plan is not None else None
         if plan is not None and fault is not None:
             response = await spoil(fault, plan, response)
-    if family != "video" or not verdict.allowed:  # the video site sends no rate headers unless it throttles
-        response.headers.update(verdict.headers())
+    response.headers.update(rules.rate_headers(request.path, verdict))
     return response
 
 
@@ -108,34 +141,6 @@ async def _units(request: web.Request, family: Family) -> int:
     raw = (await request.post()).get("batch")
     batch = graph.parse_batch_field(raw if isinstance(raw, str) else None)
     return max(1, len(batch)) if isinstance(batch, list) else 1
-
-
-def _unauthorized(family: Family, path: str) -> web.Response:
-    if family == "graph":
-        message = "An active access token must be used to query information about the current user."
-        return _json(401, graph.error(401, message, "OAuthException", 2500)[1])
-    if path.startswith("/1.1/"):
-        return _json(401, {"errors": [{"code": 89, "message": "Invalid or expired token."}]})
-    return _json(401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
-
-
-def _too_many(family: Family, path: str) -> web.Response:
-    if family == "graph":
-        body = graph.error(429, "(#4) Application request limit reached", "OAuthException", 4, is_transient=True)
-        return _json(429, body[1])
-    if family == "video":
-        if path.startswith("/youtube/"):
-            return json_answer(youtube.too_many())
-        return web.Response(status=429, text="Too Many Requests")
-    if path.startswith("/1.1/"):
-        return _json(429, {"errors": [{"code": 88, "message": "Rate limit exceeded"}]})
-    return _json(
-        429, {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
-    )
-
-
-def _json(status: int, body: Any) -> web.Response:
-    return web.json_response(body, status=status)
 
 
 async def _healthz(request: web.Request) -> web.Response:

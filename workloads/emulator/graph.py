@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from aiohttp import web
 
 from workloads.emulator.paging import decode_cursor, encode_cursor, int_param, iso_seconds
+from workloads.emulator.ratelimit import Verdict
 from workloads.emulator.state import STATE, Answer, Query, json_answer
 from workloads.world import World, WorldPost
 
@@ -156,3 +157,24 @@ def _post_fields(world: World, post: WorldPost, fields: tuple[str, ...]) -> dict
 
 def _base(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}/{request.match_info['version']}"
+
+
+# How Graph answers before a handler runs (app.FamilyRules).
+
+
+def unauthorized(path: str) -> web.Response:
+    message = "An active access token must be used to query information about the current user."
+    return web.json_response(error(401, message, "OAuthException", 2500)[1], status=401)
+
+
+def token_refused(path: str) -> web.Response:
+    return web.json_response(error(401, "Invalid OAuth access token.", "OAuthException", 190)[1], status=401)
+
+
+def throttled(path: str, verdict: Verdict) -> web.Response:
+    body = error(429, "(#4) Application request limit reached", "OAuthException", 4, is_transient=True)[1]
+    return web.json_response(body, status=429)
+
+
+def rate_headers(path: str, verdict: Verdict) -> dict[str, str]:
+    return verdict.headers()

@@ -36,8 +36,9 @@ class EmulatorServer:
         port: int = 0,
         clock: Callable[[], float] = time.time,
         faults: Faults | None = None,
+        revoked_tokens: frozenset[str] = frozenset(),
     ) -> None:
-        self._app = make_app(World(world_config), limits, clock, faults)
+        self._app = make_app(World(world_config), limits, clock, faults, revoked_tokens)
         self._host = host
         self._port = port
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -23,6 +23,7 @@ class EmulatorState:
     limiter: Limiter
     clock: Callable[[], float]
     faults: FaultPlan | None = None  # answers spoiled on purpose (workloads.emulator.faults)
+    revoked_tokens: frozenset[str] = frozenset()  # tokens and API keys refused as expired or invalid
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

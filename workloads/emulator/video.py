@@ -15,7 +15,9 @@ from functools import lru_cache
 
 from aiohttp import web
 
-from workloads.emulator.state import STATE
+from workloads.emulator import youtube
+from workloads.emulator.ratelimit import Verdict
+from workloads.emulator.state import STATE, json_answer
 from workloads.sources.liveness import UNAVAILABLE_MARKER
 from workloads.sources.urls import video_id_from_url
 from workloads.world import World
@@ -117,3 +119,26 @@ def render_oembed(world: World, vid: str) -> tuple[int, bytes]:
         'frameborder="0" allowfullscreen title="' + html.escape(video.title) + '"></iframe>',
     }
     return 200, json.dumps(body).encode()
+
+
+# How the video site and its Data API answer before a handler runs (app.FamilyRules); the Data API's own
+# answers live in youtube.
+
+
+def unauthorized(path: str) -> web.Response:
+    return json_answer(youtube.unregistered())
+
+
+def token_refused(path: str) -> web.Response:
+    return json_answer(youtube.key_invalid())
+
+
+def throttled(path: str, verdict: Verdict) -> web.Response:
+    if path.startswith("/youtube/"):
+        return json_answer(youtube.too_many())
+    return web.Response(status=429, text="Too Many Requests")
+
+
+def rate_headers(path: str, verdict: Verdict) -> dict[str, str]:
+    # The site sends no rate headers unless it throttles.
+    return {} if verdict.allowed else verdict.headers()

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from workloads.emulator.paging import decode_cursor, encode_cursor, int_param, iso_millis
+from workloads.emulator.ratelimit import Verdict
 from workloads.emulator.state import STATE, Answer, Query, json_answer
 from workloads.world import World
 from workloads.world.ids import snowflake_ms
@@ -171,3 +172,28 @@ def tweet_fields(query: Query) -> frozenset[str]:
 
 def _listing(data: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
     return {"data": data, "meta": meta} if data else {"meta": meta}
+
+
+# How X answers before a handler runs (app.FamilyRules).
+
+
+def unauthorized(path: str) -> web.Response:
+    if path.startswith("/1.1/"):
+        return web.json_response({"errors": [{"code": 89, "message": "Invalid or expired token."}]}, status=401)
+    body = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+    return web.json_response(body, status=401)
+
+
+def token_refused(path: str) -> web.Response:
+    return unauthorized(path)
+
+
+def throttled(path: str, verdict: Verdict) -> web.Response:
+    if path.startswith("/1.1/"):
+        return web.json_response({"errors": [{"code": 88, "message": "Rate limit exceeded"}]}, status=429)
+    body = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
+    return web.json_response(body, status=429)
+
+
+def rate_headers(path: str, verdict: Verdict) -> dict[str, str]:
+    return verdict.headers()

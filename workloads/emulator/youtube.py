@@ -42,10 +42,19 @@ def too_many() -> Answer:
     return google_error(429, message, "rateLimitExceeded", "RESOURCE_EXHAUSTED")
 
 
+def unregistered() -> Answer:
+    return google_error(403, _UNREGISTERED, "forbidden", "PERMISSION_DENIED")
+
+
+def key_invalid() -> Answer:
+    message = "API key not valid. Please pass a valid API key."
+    return google_error(400, message, "badRequest", "INVALID_ARGUMENT")
+
+
 def search_answer(world: World, query: Query, key: str | None) -> Answer:
     """GET /youtube/v3/search?part=snippet&q=&type=video&maxResults=0..50&pageToken=&key="""
     if not key:
-        return google_error(403, _UNREGISTERED, "forbidden", "PERMISSION_DENIED")
+        return unregistered()
     parts = frozenset(query.get("part", "").split(",")) - {""}
     if not parts:
         return google_error(400, "Required parameter: part", "required", "INVALID_ARGUMENT")

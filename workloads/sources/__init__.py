@@ -10,6 +10,7 @@ from workloads.sources.errors import (
     RateLimitedError,
     SourceError,
     SourceUnavailableError,
+    UsageCappedError,
 )
 from workloads.sources.facebook import GraphClient
 from workloads.sources.liveness import UNAVAILABLE_MARKER, Liveness, classify
@@ -36,6 +37,7 @@ __all__ = [
     "SourceError",
     "SourceUnavailableError",
     "Trend",
+    "UsageCappedError",
     "VideoMeta",
     "VideoPages",
     "WatchPage",

@@ -2,6 +2,8 @@
 
 SourceError                    root: catch this to catch everything below
 ├── RateLimitedError           still throttled after waiting as long as we were allowed to
+│   └── UsageCappedError       a quota for these credentials is spent until a reset hours or days away: hold
+│                              the key, never sleep on it (X's usage cap, the Data API's daily quota)
 ├── SourceUnavailableError     5xx answers or connection errors, after retries
 ├── BadResponseError           the answer is not of the expected shape (JSON, fields, types)
 ├── NotFoundError              the user (or object) does not exist
@@ -42,3 +44,16 @@ class NotFoundError(SourceError, LookupError):
 
 class AccessDeniedError(SourceError):
     """The API refused the credentials (401/403); retrying will not help."""
+
+
+class UsageCappedError(RateLimitedError):
+    """The credentials' quota (a monthly or daily cap, not a short rate window) is spent: no wait within a job
+    helps, so the adapter raises at once. `resets_at_s` is when the API says it refills (epoch s), if it says."""
+
+    def __init__(self, api: str, detail: str, resets_at_s: float | None = None) -> None:
+        SourceError.__init__(self, f"{api}: usage cap reached ({detail}); not waiting for it")
+        self.api = api
+        self.waited_s = 0.0
+        self.advised_s = None
+        self.detail = detail
+        self.resets_at_s = resets_at_s
