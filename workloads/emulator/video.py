@@ -135,10 +135,12 @@ def token_refused(path: str) -> web.Response:
 
 def throttled(path: str, verdict: Verdict) -> web.Response:
     if path.startswith("/youtube/"):
-        return json_answer(youtube.too_many())
+        return json_answer(youtube.throttled(verdict))
     return web.Response(status=429, text="Too Many Requests")
 
 
 def rate_headers(path: str, verdict: Verdict) -> dict[str, str]:
+    if path.startswith("/youtube/"):
+        return youtube.rate_headers(verdict)
     # The site sends no rate headers unless it throttles.
     return {} if verdict.allowed else verdict.headers()

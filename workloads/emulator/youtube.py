@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from workloads.emulator.paging import decode_cursor, encode_cursor, int_param, iso_seconds
+from workloads.emulator.ratelimit import Verdict
 from workloads.emulator.state import STATE, Answer, Query, json_answer
 from workloads.world import World, WorldVideo
 
@@ -37,9 +38,15 @@ def google_error(code: int, message: str, reason: str, status: str) -> Answer:
     return code, {"error": {"code": code, "message": message, "errors": [error], "status": status}}
 
 
-def too_many() -> Answer:
+def throttled(verdict: Verdict) -> Answer:
+    """The answer when the key's allowance is spent."""
     message = "Resource has been exhausted (e.g. check quota)."
     return google_error(429, message, "rateLimitExceeded", "RESOURCE_EXHAUSTED")
+
+
+def rate_headers(verdict: Verdict) -> dict[str, str]:
+    """Rate headers the Data API adds to its answers."""
+    return verdict.headers()
 
 
 def unregistered() -> Answer:
