@@ -1,17 +1,20 @@
-"""The ceiling for bench/social_graph.py: the same HTTP calls a user's fetch makes (Graph friends pages and
-batched feeds, X following pages and one timeline per friend, the same page sizes and thread count), made by a
-plain httpx loop that only decodes the JSON: no adapters, no URL extraction, no stores, no scheduler."""
+"""The ceiling for bench/social_graph.py: the same HTTP calls a user's fetch makes (Graph friends pages with the
+user's token and batched feeds, each item with its friend's own token; X following pages and one timeline per
+friend; the same page sizes and thread count), made by a plain httpx loop that only decodes the JSON: no adapters,
+no URL extraction, no stores, no scheduler."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
 
 import httpx
 
 from workloads.social_graph.networks import FRIENDS_PER_PAGE, X_THREADS
 from workloads.sources.facebook import FEED_FIELDS
+from workloads.world.users import graph_token
 
 HEADERS = {"Authorization": "Bearer emulator"}
 GRAPH = "v19.0"
@@ -21,11 +24,12 @@ BATCH = 50
 def fetch_user(client: httpx.Client, pool: ThreadPoolExecutor, user: str, since_s: int) -> int:
     """Every call of one user's fetch on both networks; returns how many calls it made."""
     calls = 0
-    for friends in _pages(client, f"/{GRAPH}/{user}/friends", "after", {"limit": FRIENDS_PER_PAGE}):
+    own = {"Authorization": f"Bearer {graph_token(user)}"}
+    for friends in _pages(client, f"/{GRAPH}/{user}/friends", "after", {"limit": FRIENDS_PER_PAGE}, own):
         calls += 1
         for start in range(0, len(friends), BATCH):
             feeds = [
-                {"method": "GET", "relative_url": f"{GRAPH}/{f}/feed?fields={FEED_FIELDS}&since={since_s}&limit=100"}
+                {"method": "GET", "relative_url": f"{GRAPH}/{f}/feed?{_feed_query(f, since_s)}"}
                 for f in friends[start : start + BATCH]
             ]
             _ok(client.post(f"/{GRAPH}/", data={"batch": json.dumps(feeds)}, headers=HEADERS))
@@ -47,11 +51,21 @@ def _timeline(client: httpx.Client, friend: str) -> dict[str, object]:
     return _ok(client.get(f"/2/users/{friend}/tweets", params=TWEETS, headers=HEADERS))
 
 
-def _pages(client: httpx.Client, path: str, cursor_name: str, params: dict[str, str | int]) -> Iterator[list[str]]:
+def _feed_query(friend: str, since_s: int) -> str:
+    return urlencode({"fields": FEED_FIELDS, "since": since_s, "limit": 100, "access_token": graph_token(friend)})
+
+
+def _pages(
+    client: httpx.Client,
+    path: str,
+    cursor_name: str,
+    params: dict[str, str | int],
+    headers: dict[str, str] = HEADERS,
+) -> Iterator[list[str]]:
     cursor: str | None = None
     while True:
         query = {**params, cursor_name: cursor} if cursor else params
-        body = _ok(client.get(path, params=query, headers=HEADERS))
+        body = _ok(client.get(path, params=query, headers=headers))
         yield [friend["id"] for friend in body["data"]]  # type: ignore[attr-defined]
         cursor = _next(body)
         if cursor is None:

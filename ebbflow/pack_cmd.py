@@ -78,10 +78,20 @@ def pack_submit(app: AppLike, pack_name: str, params: tuple[str, ...], job_class
     show_default=True,
     help="which spoilings --fault-rate picks from",
 )
-def emulate(host: str, port: int, seed: int, users: int, videos: int, fault_rate: float, fault_kinds: str) -> None:
+@click.option(
+    "--pages",
+    type=click.Choice(["realistic", "light"]),
+    default="realistic",
+    show_default=True,
+    help="watch pages as heavy as the real site's (170-520 KB, related videos in embedded data) or 1-3 KB",
+)
+def emulate(
+    host: str, port: int, seed: int, users: int, videos: int, fault_rate: float, fault_kinds: str, pages: str
+) -> None:
     """Serve the synthetic world over the APIs the sources call (Graph, X, video pages) until Ctrl-C."""
     from workloads.emulator.faults import FAULT_KINDS, Faults
     from workloads.emulator.server import serve
+    from workloads.emulator.state import PageWeight
     from workloads.world import WorldConfig
 
     kinds = tuple(kind.strip() for kind in fault_kinds.split(",") if kind.strip())
@@ -91,4 +101,5 @@ def emulate(host: str, port: int, seed: int, users: int, videos: int, fault_rate
             f"{unknown or kinds} is not a list of {', '.join(FAULT_KINDS)}", param_hint="--fault-kinds"
         )
     faults = Faults(rate=fault_rate, kinds=kinds, seed=seed)  # type: ignore[arg-type]  # checked just above
-    serve(WorldConfig(seed=seed, users=users, videos=videos), host=host, port=port, faults=faults)
+    weight: PageWeight = "light" if pages == "light" else "realistic"
+    serve(WorldConfig(seed=seed, users=users, videos=videos), host=host, port=port, faults=faults, page_weight=weight)

@@ -102,7 +102,7 @@ def comparison(result: Comparison, title: str) -> RenderableType:
 
 def money(result: Comparison) -> Table:
     """Where each policy's money went: spot slots by use, priced at the cheapest spot type of the moment,
-    what the chosen types cost above that, and on-demand nodes."""
+    what the chosen types cost above that, and on-demand slots busy or not (idle, draining, starting)."""
     table = Table(title="where the money went, $ (spot slots priced at the cheapest spot type of the moment)")
     table.add_column("policy")
     parts = list(result.results[0].money_went()) if result.results else []

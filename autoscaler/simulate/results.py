@@ -65,6 +65,8 @@ class SimResult:
     spot_paid_sampled: float = 0.0  # $ of spot slots, sampled like slot_s
     # $ the same spot slots would have cost on the cheapest spot type of the moment, by use
     spot_at_cheapest_by_use: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SLOT_USES, 0.0))
+    # $ of on-demand slots by use, sampled like slot_s
+    ondemand_by_use: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SLOT_USES, 0.0))
     levels: list[LevelSummary] = field(default_factory=list)
     series: dict[str, list[float]] = field(default_factory=dict)  # per tick, for the day chart
     wall_s: float = 0.0  # how long the simulation took on this machine (set by compare)
@@ -90,11 +92,20 @@ class SimResult:
 
     def money_went(self) -> dict[str, float]:
         """The bill split by what it paid for: spot slots by use at the cheapest spot price of the moment,
-        what the types chosen cost above that, and on-demand. Sampled every decision period, so the
-        parts add up to the bill within a period's worth of the fleet."""
+        what the types chosen cost above that, and on-demand slots busy or not (idle, draining or starting).
+        Sampled every decision period, so the parts add up to the bill within a period's worth of the fleet;
+        the on-demand parts share out the metered on-demand bill in the sampled proportions."""
         spot = {f"spot {use}": cost for use, cost in self.spot_at_cheapest_by_use.items()}
         premium = self.spot_paid_sampled - self.spot_at_cheapest
-        return {**spot, "spot above the cheapest type": premium, "on-demand": self.cost.get(Market.ON_DEMAND, 0.0)}
+        ondemand = self.cost.get(Market.ON_DEMAND, 0.0)
+        sampled = sum(self.ondemand_by_use.values())
+        busy_share = self.ondemand_by_use["busy"] / sampled if sampled else 1.0
+        return {
+            **spot,
+            "spot above the cheapest type": premium,
+            "on-demand busy": ondemand * busy_share,
+            "on-demand not busy": ondemand * (1 - busy_share),
+        }
 
     def sample(
         self, nodes: Iterable[SimNode], prices: Mapping[str, float], cheapest_per_slot: float | None, period_s: float
@@ -115,6 +126,10 @@ class SimResult:
                 self.spot_paid_sampled += price * period_s / 3600
                 for use, count in used.items():
                     self.spot_at_cheapest_by_use[use] += per_slot * count * period_s / 3600
+            else:
+                price = node.node_type.ondemand_price
+                for use, count in used.items():
+                    self.ondemand_by_use[use] += price / slots * count * period_s / 3600
 
     def track(
         self, now: float, depth: Sequence[int], nodes: Iterable[SimNode], prices: Mapping[str, float], cost: float

@@ -8,11 +8,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
 from workloads.context import PackContext
 from workloads.crawl_state import CrawlCaps, open_crawl_state
+from workloads.emulator.video import MAX_PAGE_BYTES, MIN_PAGE_BYTES
 from workloads.index import open_index
 from workloads.related_crawl import PACK, RelatedCrawlParams
 from workloads.related_crawl.pack import run_fetch
@@ -78,6 +80,13 @@ def test_a_crawl_covers_the_depth_ball_once_and_stops_at_the_depth_cap(cli, pack
     shown = " ".join(cli.ok("status").stdout.split())
     assert "ball" in shown and "done: max_depth" in shown
     assert f"d2 {per_depth[2][1]}/{per_depth[2][0]}" in shown
+
+
+def test_the_pack_talks_to_pages_as_heavy_as_real_ones(live_emulator):
+    # the emulator the crawl runs against lists related videos only in the page's embedded data, as the site does
+    body = httpx.get(f"{live_emulator.base_url}/watch", params={"v": SEEDS[0]}).content
+    assert MIN_PAGE_BYTES <= len(body) <= MAX_PAGE_BYTES
+    assert b'href="/watch?v=' not in body and b'"secondaryResults":' in body
 
 
 def test_the_videos_cap_stops_the_frontier(cli, pack_env: Path, configured_store):
@@ -168,6 +177,20 @@ def test_a_rerun_fetch_requeues_the_same_children_and_a_finished_one_does_nothin
     assert again == {"video": seed, "skipped": "already crawled"}
     summary = state.summary("rerun")
     assert summary is not None and summary.depths[0].done == 1
+
+
+@pytest.mark.parametrize("restriction", ["age-restricted", "region-blocked"])
+def test_a_video_not_playable_to_everyone_is_crawled_like_any_live_one(fetch_context: PackContext, restriction: str):
+    # given a crawl seeded with an age-gated (or region-blocked) video
+    video = next(v for i in range(5000) if (v := WORLD.video(WORLD.video_id(i))) and v.restriction == restriction)
+    state = fetch_context.resources.crawl_state
+    ((seed, seq),) = state.start(restriction, CrawlCaps(max_depth=3, max_videos=1000), [video.video_id], 1).claimed
+    # when its page is fetched
+    result = run_fetch({"crawl": restriction, "video": seed, "seq": seq, "depth": 0}, fetch_context)
+    # then it counts as alive: stored with its title, its related videos linked and queued
+    assert result["alive"] and result["queued"] == len(video.related)
+    assert fetch_context.resources.index.related(seed) == list(video.related)
+    assert fetch_context.resources.index.get([seed])[seed].title == video.title
 
 
 @pytest.fixture

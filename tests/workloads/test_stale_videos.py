@@ -1,15 +1,18 @@
-"""The stale-videos pack end to end: the emulator's dead links (404, 410, "unavailable" pages) are found,
-marked stale and taken out of every ranking; a batch run twice changes nothing more."""
+"""The stale-videos pack end to end against the emulator's realistic pages: its dead links (404, 410, removed,
+private, live recordings gone) are found, marked stale and taken out of every ranking, its age-gated and
+region-blocked videos are not; a batch run twice changes nothing more."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from workloads.context import PackContext
 from workloads.emulator import EmulatorServer, Limit, RateLimits
+from workloads.emulator.video import MAX_PAGE_BYTES, MIN_PAGE_BYTES
 from workloads.index import CheckResult, VideoRecord, open_index
 from workloads.rankings import open_rankings
 from workloads.resources import Resources
@@ -22,6 +25,7 @@ from workloads.world import World, WorldConfig
 WORLD = World(WorldConfig())
 IDS = [WORLD.video_id(i) for i in range(300)]
 DEAD = {vid for vid in IDS if WORLD.video(vid).status != "alive"}
+RESTRICTED = {vid for vid in IDS if WORLD.video(vid).restriction is not None}  # age-gated, region-blocked
 
 
 def seed(folder: Path) -> None:
@@ -43,6 +47,7 @@ def ranked(folder: Path) -> set[str]:
 
 def test_dead_links_are_marked_stale_and_leave_every_ranking(cli, pack_env: Path):
     assert 10 < len(DEAD) < 60  # the world's share of dead links (8%) is in this sample
+    assert RESTRICTED and not RESTRICTED & DEAD  # and live videos whose pages are not playable to everyone
     seed(pack_env)
     # when a sweep is planned (3 batches) and run
     out = cli.ok("pack", "submit", "stale-videos", "--param", "older_than_days=0", "--param", "batch_size=100").stdout
@@ -54,7 +59,8 @@ def test_dead_links_are_marked_stale_and_leave_every_ranking(cli, pack_env: Path
     assert {vid for vid, video in stored.items() if video.stale} == DEAD
     assert all(video.last_checked_ms is not None for video in stored.values())
     assert ranked(pack_env) == set(IDS) - DEAD
-    assert {stored[vid].stale_reason for vid in DEAD} == {"404", "410", "unavailable page"}
+    reasons = {"404", "410", "unavailable page", "private", "recording not available"}
+    assert {stored[vid].stale_reason for vid in DEAD} == reasons
     assert index.due_for_check(round(time.time() * 1000) - 1000, 10) == []
     index.close()
 
@@ -120,7 +126,14 @@ def test_a_batch_that_died_before_cleaning_the_rankings_finishes_on_its_rerun(pa
     assert result["removed_from_rankings"] >= len(dead) and result["checked"] == 150 - len(dead)
 
 
+def test_the_pack_reads_pages_as_heavy_as_real_ones(live_emulator: EmulatorServer):
+    alive = [vid for vid in IDS if vid not in DEAD][:5]
+    sizes = [len(httpx.get(watch_url(live_emulator.base_url, vid)).content) for vid in alive]
+    assert all(MIN_PAGE_BYTES <= size <= MAX_PAGE_BYTES for size in sizes)
+
+
 def test_a_rate_limited_host_is_waited_for_not_marked(start_emulator_with_limits):
+    # (the site's 429 page gives no Retry-After: the checker backs off by itself)
     server = start_emulator_with_limits(RateLimits(video=Limit(requests=25, window_s=1.0)))
     urls = {vid: watch_url(server.base_url, vid) for vid in IDS[:60]}
     started = time.monotonic()

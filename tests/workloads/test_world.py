@@ -12,6 +12,7 @@ import workloads.sources
 import workloads.world
 from workloads.sources.urls import video_id_from_url
 from workloads.world import UnknownUserError, World, WorldConfig
+from workloads.world.videos import DEAD_KINDS, RESTRICTED_SHARE, RESTRICTIONS
 
 DAY_MS = 86_400_000
 CONFIG = WorldConfig()
@@ -82,14 +83,24 @@ def test_ids_that_are_not_users_are_refused(world: World, user_id: str) -> None:
         world.friends(user_id)
 
 
-def test_dead_share_is_close_to_the_config_and_split_three_ways(world: World) -> None:
+def test_dead_share_is_close_to_the_config_and_split_five_ways(world: World) -> None:
     # given 20k videos
     statuses = Counter(world.video(world.video_id(i)).status for i in range(20_000))  # type: ignore[union-attr]
-    # then about 8% are dead, each way of dying about a third of them
+    # then about 8% are dead, each way of dying about a fifth of them
     dead = 20_000 - statuses["alive"]
     assert abs(dead / 20_000 - CONFIG.dead_share) < 0.01
-    for kind in ("404", "410", "unavailable"):
-        assert abs(statuses[kind] / dead - 1 / 3) < 0.06
+    assert set(statuses) == {"alive", *DEAD_KINDS}
+    for kind in DEAD_KINDS:
+        assert abs(statuses[kind] / dead - 1 / 5) < 0.06
+
+
+def test_some_live_videos_are_age_restricted_or_region_blocked_and_no_dead_one_is(world: World) -> None:
+    videos = [world.video(world.video_id(i)) for i in range(20_000)]
+    restricted = Counter(v.restriction for v in videos if v is not None and v.status == "alive")
+    alive = sum(restricted.values())
+    for kind in RESTRICTIONS:
+        assert abs(restricted[kind] / alive - RESTRICTED_SHARE / 2) < 0.006
+    assert all(v.restriction is None for v in videos if v is not None and v.status != "alive")
 
 
 def test_video_ids_round_trip_and_foreign_ids_are_not_videos(world: World) -> None:

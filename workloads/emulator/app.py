@@ -20,7 +20,7 @@ from aiohttp import web
 from workloads.emulator import graph, video, x, x_search, youtube
 from workloads.emulator.faults import FaultPlan, Faults, spoil
 from workloads.emulator.ratelimit import Family, Limiter, RateLimits, Verdict
-from workloads.emulator.state import STATE, EmulatorState
+from workloads.emulator.state import STATE, EmulatorState, PageWeight
 from workloads.world import World
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -33,14 +33,15 @@ def make_app(
     clock: Callable[[], float] = time.time,
     faults: Faults | None = None,
     revoked_tokens: frozenset[str] = frozenset(),
+    page_weight: PageWeight = "realistic",
 ) -> web.Application:
     """The application serving `world`; `clock` (epoch seconds) decides which posts exist yet and rate windows;
     `faults` spoils a share of the answers (workloads.emulator.faults); `revoked_tokens` are tokens and API keys
-    the APIs refuse as expired or invalid."""
+    the APIs refuse as expired or invalid; `page_weight` makes watch pages as heavy as real ones or light."""
     app = web.Application(middlewares=[_gatekeeper])
     plan = FaultPlan(faults) if faults is not None and faults.rate > 0 else None
     limiter = Limiter(limits if limits is not None else RateLimits(), clock)
-    app[STATE] = EmulatorState(world, limiter, clock, plan, revoked_tokens)
+    app[STATE] = EmulatorState(world, limiter, clock, plan, revoked_tokens, page_weight)
     app.router.add_get(f"/{_GRAPH_VERSION}/{{user}}/friends", graph.handle_friends)
     app.router.add_get(f"/{_GRAPH_VERSION}/{{user}}/feed", graph.handle_feed)
     app.router.add_post(f"/{_GRAPH_VERSION}/", graph.handle_batch)

@@ -18,7 +18,7 @@ from aiohttp import web
 from workloads.emulator.app import make_app
 from workloads.emulator.faults import Faults
 from workloads.emulator.ratelimit import RateLimits
-from workloads.emulator.state import STATE
+from workloads.emulator.state import STATE, PageWeight
 from workloads.world import World, WorldConfig
 
 _START_TIMEOUT_S = 10.0
@@ -37,8 +37,9 @@ class EmulatorServer:
         clock: Callable[[], float] = time.time,
         faults: Faults | None = None,
         revoked_tokens: frozenset[str] = frozenset(),
+        page_weight: PageWeight = "realistic",
     ) -> None:
-        self._app = make_app(World(world_config), limits, clock, faults, revoked_tokens)
+        self._app = make_app(World(world_config), limits, clock, faults, revoked_tokens, page_weight)
         self._host = host
         self._port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -125,7 +126,8 @@ def serve(
     port: int = 8080,
     print_fn: Callable[..., None] | None = print,
     faults: Faults | None = None,
+    page_weight: PageWeight = "realistic",
 ) -> None:
     """Serve in the foreground until Ctrl-C (for `ebbflow emulate`)."""
-    app = make_app(World(world_config), limits, faults=faults)
+    app = make_app(World(world_config), limits, faults=faults, page_weight=page_weight)
     web.run_app(app, host=host, port=port, access_log=None, print=print_fn, shutdown_timeout=_SHUTDOWN_TIMEOUT_S)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -15,6 +15,9 @@ from workloads.world import World
 # (HTTP status, JSON body): handlers build these with pure functions, so the Graph batch can reuse them.
 Answer = tuple[int, Any]
 Query = Mapping[str, str]
+# How heavy the emulated watch pages are (workloads.emulator.video): as real ones (170-520 KB), or 1-3 KB.
+PageWeight = Literal["realistic", "light"]
+PAGE_WEIGHTS: tuple[PageWeight, ...] = ("realistic", "light")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,7 @@ class EmulatorState:
     clock: Callable[[], float]
     faults: FaultPlan | None = None  # answers spoiled on purpose (workloads.emulator.faults)
     revoked_tokens: frozenset[str] = frozenset()  # tokens and API keys refused as expired or invalid
+    page_weight: PageWeight = "realistic"
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -1,9 +1,14 @@
-"""The emulated X API: v2 following, user timelines and recent search, and v1.1 trends/place.
+"""The emulated X API: v2 following, user timelines, recent search and trends by WOEID, and v1.1 trends/place.
 
 Shapes follow X: v2 lists are {"data": [...], "meta": {"result_count", "next_token", "newest_id", "oldest_id"}}
 with "data" left out when empty; tweet text carries t.co links and entities.urls the expanded ones; errors are
-{"errors": [...], "title", "detail", "type"}. v1.1 trends are [{"trends", "as_of", "created_at", "locations"}].
-Recent search lives in x_search.
+problem objects {"title", "detail", "type"} (with "errors" for invalid requests). A user that does not exist is
+not an HTTP 404 in v2: the answer is 200 with an "errors" array (a resource-not-found problem) and no "data".
+v2 trends are {"data": [{"trend_name", "tweet_count"}]}, tweet_count left out when unknown. v1.1 trends are
+[{"trends", "as_of", "created_at", "locations"}]. Which of the two an access tier has is RateLimits.x_trends:
+by default v2 only, and v1.1 answers 403 with code 453, as on the common tiers; a refused v2 endpoint is a 403
+client-forbidden problem. Throttled answers carry x-rate-limit-* and no Retry-After; a spent usage cap is a 429
+usage-capped problem. Recent search lives in x_search.
 """
 
 from __future__ import annotations
@@ -24,6 +29,17 @@ from workloads.world.ids import snowflake_ms
 
 HOUR_MS = 3_600_000
 _PROBLEMS = "https://api.twitter.com/2/problems"
+DEFAULT_TRENDS = 20
+MAX_TRENDS = 50
+CLIENT_FORBIDDEN = (
+    "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens from a Twitter "
+    "developer App that is attached to a Project. You can create a project via the developer portal."
+)
+V1_REFUSED = (
+    "You currently have access to a subset of X API V2 endpoints and limited v1.1 endpoints (e.g. media post, "
+    "oauth) only. If you need access to this endpoint, you may need a different access level. You can learn more "
+    "here: https://developer.x.com/en/portal/product"
+)
 _TCO = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
@@ -39,6 +55,7 @@ def invalid(parameter: str, value: str, message: str) -> Answer:
 
 
 def user_not_found(user: str) -> Answer:
+    """v2 reports a missing user inside a 200, as a partial error with no data."""
     error = {
         "value": user,
         "detail": f"Could not find user with id: [{user}].",
@@ -48,7 +65,7 @@ def user_not_found(user: str) -> Answer:
         "resource_id": user,
         "type": f"{_PROBLEMS}/resource-not-found",
     }
-    return 404, {"errors": [error], "title": "Not Found Error", "detail": error["detail"], "type": error["type"]}
+    return 200, {"errors": [error]}
 
 
 def following_answer(world: World, user: str, query: Query) -> Answer:
@@ -85,7 +102,7 @@ def timeline_answer(world: World, user: str, query: Query, now_ms: int) -> Answe
 
 
 def trends_answer(world: World, query: Query, now_ms: int) -> Answer:
-    """GET /1.1/trends/place.json?id=WOEID"""
+    """GET /1.1/trends/place.json?id=WOEID (for access tiers that still have it)"""
     woeid = int_param(query, "id", -1, 0, 2**31)
     if woeid is None or woeid < 0:
         return 400, {"errors": [{"code": 44, "message": "id parameter is invalid."}]}
@@ -107,6 +124,54 @@ def trends_answer(world: World, query: Query, now_ms: int) -> Answer:
     return 200, [{"trends": trends, "as_of": stamp, "created_at": stamp, "locations": [location]}]
 
 
+def v1_refused() -> Answer:
+    """What the common access tiers get from v1.1 endpoints other than media and OAuth."""
+    return 403, {"errors": [{"message": V1_REFUSED, "code": 453}]}
+
+
+def client_forbidden() -> Answer:
+    """What v2 answers an app whose access level does not include the endpoint."""
+    return 403, {
+        "client_id": "101010101",
+        "detail": CLIENT_FORBIDDEN,
+        "registration_url": "https://developer.x.com/en/portal/product",
+        "title": "Client Forbidden",
+        "required_enrollment": "Appropriate Level of API Access",
+        "reason": "client-not-enrolled",
+        "type": f"{_PROBLEMS}/client-forbidden",
+    }
+
+
+def trends_v2_answer(world: World, woeid_text: str, query: Query, now_ms: int) -> Answer:
+    """GET /2/trends/by/woeid/:woeid?max_trends=1..50&trend.fields=trend_name,tweet_count"""
+    limit = int_param(query, "max_trends", DEFAULT_TRENDS, 1, MAX_TRENDS)
+    if limit is None:
+        return invalid("max_trends", query.get("max_trends", ""), f"max_trends must be within [1, {MAX_TRENDS}]")
+    woeid = int(woeid_text) if woeid_text.isdigit() else None
+    if woeid is None or woeid not in world.woeids():
+        return place_not_found(woeid_text)
+    data = [_trend_v2(t.name, t.tweet_volume) for t in world.trends(woeid, now_ms)[:limit]]
+    return 200, {"data": data}
+
+
+def place_not_found(woeid: str) -> Answer:
+    """An unknown WOEID, reported as v2 reports any missing resource (the trends docs show no error example)."""
+    error = {
+        "value": woeid,
+        "detail": f"Could not find place with woeid: [{woeid}].",
+        "title": "Not Found Error",
+        "resource_type": "place",
+        "parameter": "woeid",
+        "resource_id": woeid,
+        "type": f"{_PROBLEMS}/resource-not-found",
+    }
+    return 200, {"errors": [error]}
+
+
+def _trend_v2(name: str, volume: int | None) -> dict[str, Any]:
+    return {"trend_name": name} if volume is None else {"trend_name": name, "tweet_count": volume}
+
+
 async def handle_following(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return json_answer(following_answer(state.world, request.match_info["user"], request.query))
@@ -119,7 +184,17 @@ async def handle_timeline(request: web.Request) -> web.Response:
 
 async def handle_trends(request: web.Request) -> web.Response:
     state = request.app[STATE]
+    if "v1.1" not in state.limiter.limits.x_trends:
+        return json_answer(v1_refused())
     return json_answer(trends_answer(state.world, request.query, state.now_ms()))
+
+
+async def handle_trends_v2(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if "v2" not in state.limiter.limits.x_trends:
+        return json_answer(client_forbidden())
+    answer = trends_v2_answer(state.world, request.match_info["woeid"], request.query, state.now_ms())
+    return json_answer(answer)
 
 
 def t_co(link: str) -> str:
@@ -189,11 +264,25 @@ def token_refused(path: str) -> web.Response:
 
 
 def throttled(path: str, verdict: Verdict) -> web.Response:
+    if verdict.capped:
+        return web.json_response(usage_capped(), status=429)
     if path.startswith("/1.1/"):
         return web.json_response({"errors": [{"code": 88, "message": "Rate limit exceeded"}]}, status=429)
     body = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
     return web.json_response(body, status=429)
 
 
+def usage_capped() -> dict[str, Any]:
+    """The problem X answers once the product's monthly usage cap is spent (a 429, but no window will lift it)."""
+    return {
+        "title": "UsageCapExceeded",
+        "detail": "Usage cap exceeded: Monthly product cap",
+        "type": f"{_PROBLEMS}/usage-capped",
+        "period": "Monthly",
+        "scope": "Product",
+    }
+
+
 def rate_headers(path: str, verdict: Verdict) -> dict[str, str]:
-    return verdict.headers()
+    """x-rate-limit-limit, -remaining and -reset on every answer; X never sends Retry-After."""
+    return verdict.rate_limit_headers()

@@ -4,9 +4,12 @@ It belongs to the video family (app.family_of), so the video site's rate limit a
 Answers follow Google: {"kind": "youtube#searchListResponse", "nextPageToken", "pageInfo", "items"} with
 HTML-escaped snippet titles, and errors as {"error": {"code", "message", "errors": [{"message", "domain",
 "reason"}], "status"}}. A request without a key (the `key` parameter or the X-Goog-Api-Key header) is refused
-with 403, as Google refuses unregistered callers. Results are `World.search_videos` (see world.video_search for
-the ranking), at most RESULT_CAP of them, as YouTube also stops paging after a few hundred; totalResults is an
-estimate, as YouTube's is.
+with 403, as Google refuses unregistered callers; a key that is not valid (EmulatorServer(revoked_tokens=...))
+with 400 and an ErrorInfo detail API_KEY_INVALID. The Data API meters a daily quota, not a window: a key whose
+usage cap (Limit.cap) is spent gets 403 quotaExceeded, one over its short-term window 403 rateLimitExceeded;
+neither carries Retry-After or rate headers, as the real API sends none. Results are `World.search_videos` (see
+world.video_search for the ranking), at most RESULT_CAP of them, as YouTube also stops paging after a few
+hundred; totalResults is an estimate, as YouTube's is.
 """
 
 from __future__ import annotations
@@ -27,26 +30,32 @@ MAX_RESULTS = 50
 DEFAULT_RESULTS = 5
 RESULT_CAP = 500
 _PARTS = frozenset({"id", "snippet"})
+_QUOTA = (
+    'The request cannot be completed because you have exceeded your <a href="/youtube/v3/getting-started#quota">'
+    "quota</a>."
+)
+_RATE = "Rate Limit Exceeded"
 _UNREGISTERED = (
     "Method doesn't allow unregistered callers (callers without established identity). "
     "Please use API Key or other form of API consumer identity to call this API."
 )
 
 
-def google_error(code: int, message: str, reason: str, status: str) -> Answer:
-    error = {"message": message, "domain": "global", "reason": reason}
+def google_error(code: int, message: str, reason: str, status: str, domain: str = "global") -> Answer:
+    error = {"message": message, "domain": domain, "reason": reason}
     return code, {"error": {"code": code, "message": message, "errors": [error], "status": status}}
 
 
 def throttled(verdict: Verdict) -> Answer:
-    """The answer when the key's allowance is spent."""
-    message = "Resource has been exhausted (e.g. check quota)."
-    return google_error(429, message, "rateLimitExceeded", "RESOURCE_EXHAUSTED")
+    """The answer when the key's allowance is spent: its daily quota (the cap), or a short-term rate."""
+    if verdict.capped:
+        return google_error(403, _QUOTA, "quotaExceeded", "PERMISSION_DENIED", "youtube.quota")
+    return google_error(403, _RATE, "rateLimitExceeded", "PERMISSION_DENIED", "usageLimits")
 
 
 def rate_headers(verdict: Verdict) -> dict[str, str]:
-    """Rate headers the Data API adds to its answers."""
-    return verdict.headers()
+    """The Data API sends no rate headers (usage shows in the Cloud console only)."""
+    return {}
 
 
 def unregistered() -> Answer:
@@ -55,7 +64,15 @@ def unregistered() -> Answer:
 
 def key_invalid() -> Answer:
     message = "API key not valid. Please pass a valid API key."
-    return google_error(400, message, "badRequest", "INVALID_ARGUMENT")
+    code, body = google_error(400, message, "badRequest", "INVALID_ARGUMENT")
+    info = {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "API_KEY_INVALID",
+        "domain": "googleapis.com",
+        "metadata": {"service": "youtube.googleapis.com"},
+    }
+    body["error"]["details"] = [info]
+    return code, body
 
 
 def search_answer(world: World, query: Query, key: str | None) -> Answer:

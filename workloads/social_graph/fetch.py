@@ -41,6 +41,8 @@ class Progress:
     pages: int = 0
     posts: int = 0
     videos: int = 0
+    friends_without_token: int = 0  # skipped: the app holds no token of theirs (Facebook)
+    friends_unreadable: int = 0  # skipped: gone, or their grant refused by the network
 
     @classmethod
     def from_checkpoint(cls, value: JSONValue | None) -> Progress:
@@ -75,11 +77,13 @@ class UserFetch:
         lookback_from = self.now_ms - self.lookback_days * DAY_MS
         while True:
             page = network.friends_page(self.user_id, progress.after)
-            posts = network.posts([friend.id for friend in page.items], progress.cursor, lookback_from)
-            progress.videos += self._keep(posts)
-            progress.posts += len(posts)
+            found = network.posts([friend.id for friend in page.items], progress.cursor, lookback_from)
+            progress.videos += self._keep(found.posts)
+            progress.posts += len(found.posts)
+            progress.friends_without_token += found.without_token
+            progress.friends_unreadable += found.unreadable
             progress.pages += 1
-            progress.newest = network.advance(progress.newest, posts)
+            progress.newest = network.advance(progress.newest, found.posts)
             progress.after = page.next_cursor
             self.report({"network": name, "pages": progress.pages, "posts": progress.posts, "videos": progress.videos})
             if page.next_cursor is None:

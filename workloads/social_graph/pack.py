@@ -72,7 +72,8 @@ def run_fetch(payload: JSONValue, ctx: PackContext) -> JSONValue:
         done = fetch.run(networks, Progress.from_checkpoint(ctx.checkpoint))
     except (NotFoundError, AccessDeniedError) as err:  # no such user, or a token the network refuses
         raise JobCannotSucceed(str(err)) from err
-    return {"pages": done.pages, "posts": done.posts, "videos": done.videos}
+    skipped = {"friends_without_token": done.friends_without_token, "friends_unreadable": done.friends_unreadable}
+    return {"pages": done.pages, "posts": done.posts, "videos": done.videos, **skipped}
 
 
 FETCH_SCHEMA = {

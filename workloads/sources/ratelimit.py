@@ -111,3 +111,42 @@ def _retry_after_s(value: str, now_s: float) -> float | None:
     if when.tzinfo is None:  # "-0000" parses naive; HTTP dates are always UTC
         when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now_s)
+
+
+# Graph's platform limits count calls over a rolling hour; X-App-Usage gives the share used in percent. With no
+# estimate in the headers, a throttled caller waits for the window to drain one percent per point over 99 (36 s
+# at 100 %), the back-off docs/api-graph.md documents.
+GRAPH_WINDOW_S = 3600.0
+_GRAPH_SHARES = ("call_count", "total_cputime", "total_time")
+_GRAPH_REGAIN = "estimated_time_to_regain_access"  # minutes
+
+
+def graph_usage_wait_s(headers: Mapping[str, str]) -> float | None:
+    """Seconds a throttled Graph caller should wait, from the usage headers: the longest
+    `estimated_time_to_regain_access` of X-Business-Use-Case-Usage or X-Page-Usage, else the back-off above from
+    the highest share any usage header reports; None when no usage header is readable."""
+    import json
+
+    lowered = {key.lower(): value for key, value in headers.items()}
+    entries: list[dict[str, object]] = []
+    for name in ("x-business-use-case-usage", "x-page-usage", "x-app-usage"):
+        try:
+            usage = json.loads(lowered.get(name, "null"))
+        except ValueError:
+            continue
+        if name == "x-business-use-case-usage" and isinstance(usage, dict):  # {business id: [usage, ...]}
+            listed = [entry for value in usage.values() if isinstance(value, list) for entry in value]
+            entries += [entry for entry in listed if isinstance(entry, dict)]
+        elif isinstance(usage, dict):
+            entries.append(usage)
+    minutes = [_number(entry.get(_GRAPH_REGAIN)) for entry in entries]
+    shares = [_number(entry.get(key)) for entry in entries for key in _GRAPH_SHARES]
+    if max(minutes, default=0.0) > 0:
+        return max(minutes) * 60.0
+    if not entries:
+        return None
+    return (max(*shares, 100.0) - 99.0) * GRAPH_WINDOW_S / 100.0
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0

@@ -1,8 +1,9 @@
 """Video adapter: oEmbed metadata, watch pages (liveness and related videos) and the Data API's search.
 
-oEmbed is the cheap, stable way to a title and channel; it answers 404/401 for videos that are gone or private,
-which `metadata` reports as None. The watch page is what a viewer sees, so it is what decides liveness (the
-"Video unavailable" page answers 200) and where related links come from. Search is only in the YouTube Data
+oEmbed is the cheap, stable way to a title and channel; it answers 404 for videos that are gone, 403 for private
+ones (401 where embedding is off), which `metadata` reports as None. The watch page is what a viewer sees, so it
+is what decides liveness (every state answers 200; the player's status tells them apart, see
+workloads.sources.liveness) and where related videos come from (its embedded data, see watch_page). Search is only in the YouTube Data
 API, on another host (`api_base_url`) and behind an API key; the key travels in the X-Goog-Api-Key header, not
 in the URL, because httpx logs URLs.
 """
@@ -23,11 +24,11 @@ from workloads.sources.errors import (
     SourceUnavailableError,
 )
 from workloads.sources.liveness import Liveness
-from workloads.sources.ratelimit import Clock, RetryPolicy, Sleep, send_with_retry
+from workloads.sources.ratelimit import Clock, RetryPolicy, Sleep, backoff_s, send_with_retry
 from workloads.sources.types import Page, Secret, VideoMeta, reveal
 from workloads.sources.urls import watch_url
 from workloads.sources.watch_page import WatchPage, parse_watch_page
-from workloads.sources.youtube_parse import QUOTA_REASONS, error_reason, parse_search
+from workloads.sources.youtube_parse import is_short_term, parse_search, search_refusal
 
 YOUTUBE_URL = "https://www.youtube.com"
 YOUTUBE_API_URL = "https://www.googleapis.com"
@@ -65,7 +66,8 @@ class VideoPages(HttpSource):
         return f"VideoPages({self._base_url!r})"
 
     def metadata(self, video_id: str) -> VideoMeta | None:
-        """Title and channel from oEmbed; None when the video is gone (404/410) or hidden (401/403)."""
+        """Title and channel from oEmbed; None when the video is gone (404/410), private (403) or not embeddable
+        (401)."""
         # oEmbed only accepts the site's canonical URL, whatever host serves the endpoint.
         params = {"url": watch_url(YOUTUBE_URL, video_id), "format": "json"}
         response = self._get(f"{self._base_url}/oembed", params)
@@ -85,7 +87,7 @@ class VideoPages(HttpSource):
         return parse_watch_page(video_id, response.status_code, response.text)
 
     def related(self, video_id: str) -> list[str]:
-        """Ids the watch page links to as related videos (empty when the video is dead); SourceUnavailableError
+        """Ids of the related videos the watch page lists (empty when the video is dead); SourceUnavailableError
         when the page could not be read (throttled, 5xx, cut short): "no related videos" would be a lie."""
         page = self.page(video_id)
         if page.liveness.verdict == "retry":
@@ -94,7 +96,9 @@ class VideoPages(HttpSource):
 
     def search(self, query: str, max_results: int = 25) -> list[VideoMeta]:
         """Videos the Data API finds for `query`, best first, up to `max_results` (paging 50 at a time).
-        AccessDeniedError without a key or when the key is refused; RateLimitedError when its quota is spent."""
+        AccessDeniedError without a key or when the key is refused (a 400 API_KEY_INVALID included);
+        UsageCappedError, at once, when the key's daily quota is spent; RateLimitedError when short-term rate
+        refusals outlast the wait budget."""
         key = reveal(self._api_key)
         if not key:
             raise AccessDeniedError(f"{_API}: search needs a YouTube Data API key and none is configured")
@@ -123,16 +127,23 @@ class VideoPages(HttpSource):
             return Liveness("retry", type(err).__name__)
 
     def _search_page(self, params: dict[str, str], key: str) -> Page[VideoMeta]:
-        response = self._get(f"{self._api_base_url}/youtube/v3/search", params, {KEY_HEADER: key})
-        body = self._json(response, "search")
-        if response.status_code == 200:
-            return parse_search(body)
-        reason = error_reason(body)
-        if response.status_code in (403, 429) and reason in QUOTA_REASONS:
-            raise RateLimitedError(_API, 0.0, None)
-        if response.status_code in (401, 403):
-            raise AccessDeniedError(f"{_API}: search was refused (HTTP {response.status_code}, {reason})")
-        raise BadResponseError(f"{_API}: unexpected HTTP {response.status_code} from search ({reason})")
+        """One page of search. A short-term rate refusal (403 rateLimitExceeded; the Data API sends no
+        Retry-After) is backed off within the policy's wait budget; anything else that is not a 200 becomes its
+        error at once: a spent daily quota UsageCappedError, a refused key AccessDeniedError (youtube_parse)."""
+        waited, refusals = 0.0, 0
+        while True:
+            response = self._get(f"{self._api_base_url}/youtube/v3/search", params, {KEY_HEADER: key})
+            body = self._json(response, "search")
+            if response.status_code == 200:
+                return parse_search(body)
+            if not is_short_term(response.status_code, body):
+                raise search_refusal(response.status_code, body, self._clock())
+            refusals += 1
+            delay = backoff_s(refusals, self._policy)
+            if waited + delay > self._policy.max_wait_s:
+                raise RateLimitedError(_API, waited, delay)
+            self._sleep(delay)
+            waited += delay
 
     def _get(self, url: str, params: dict[str, str], headers: dict[str, str] | None = None) -> httpx.Response:
         return send_with_retry(

@@ -1,13 +1,16 @@
 """X adapter on tweepy: following lists, a user's tweets since an id, trends per WOEID, recent search.
 
-tweepy.Client speaks v2 and tweepy.API v1.1 (trends only exist there). Both honour 429s themselves
-(wait_on_rate_limit reads x-rate-limit-reset), bounded here by a wait budget; see x_transport for how requests
-reach `base_url`. tweepy's exceptions are translated to ours, and 5xx answers and connection errors are retried
-a few times, as the httpx adapters do.
+tweepy.Client speaks v2; its generic `request` also reaches the two trend endpoints it has no method for (v2
+/2/trends/by/woeid, and v1.1 trends/place as a fallback for access that still has it), through the same session,
+so every request goes to `base_url` and through the same waits and log redaction (see x_transport). tweepy's own
+rate-limit sleeping is off: an ordinary 429 is waited out here, by x-rate-limit-reset, with the injected sleep
+and clock and within `max_wait_s`; a usage-capped 429 raises UsageCappedError at once. tweepy's exceptions are
+translated to ours, and 5xx answers and connection errors are retried a few times, as the httpx adapters do.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from functools import partial
@@ -22,19 +25,23 @@ from workloads.sources.errors import (
     AccessDeniedError,
     BadResponseError,
     NotFoundError,
-    RateLimitedError,
     SourceError,
     SourceUnavailableError,
 )
-from workloads.sources.ratelimit import RetryPolicy, Sleep, backoff_s
+from workloads.sources.ratelimit import Clock, RetryPolicy, Sleep, backoff_s
 from workloads.sources.types import Friend, Page, Post, Secret, Trend, reveal
-from workloads.sources.x_parse import parse_trends, parse_tweets, parse_users
-from workloads.sources.x_transport import RedirectAdapter, WaitBudget, install_log_redaction, mount
+from workloads.sources.x_parse import parse_trends, parse_trends_v2, parse_tweets, parse_users
+from workloads.sources.x_transport import RedirectAdapter, install_log_redaction, mount, rate_wait_s
 
 X_URL = "https://api.twitter.com"
 TWEET_FIELDS = ["created_at", "author_id", "entities"]
+MAX_TRENDS = 50  # the most /2/trends/by/woeid gives (its default is 20)
+V2_TRENDS, V1_TRENDS = "v2 /2/trends/by/woeid", "v1.1 trends/place"
+# How X refuses an endpoint the access tier lacks: 403 (client-forbidden; 453 in v1.1), or 404 where it is absent.
+_TIER_REFUSALS = (tweepy.Forbidden, tweepy.NotFound)
 _API = "x"
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 
 class XClient(Closing):
@@ -50,27 +57,28 @@ class XClient(Closing):
         policy: RetryPolicy | None = None,
         timeout_s: float = 30.0,
         sleep: Sleep = time.sleep,
+        clock: Clock = time.time,
     ) -> None:
         install_log_redaction()
-        token = reveal(bearer_token)
         self._base_url = base_url
-        self._budget = WaitBudget(max_wait_s)
+        self._max_wait_s = max_wait_s if wait_on_rate_limit else 0.0
         self._policy = policy if policy is not None else RetryPolicy()
         self._sleep = sleep
-        self._v2 = tweepy.Client(bearer_token=token, return_type=dict, wait_on_rate_limit=wait_on_rate_limit)
-        self._v1 = tweepy.API(
-            tweepy.OAuth2BearerHandler(token), wait_on_rate_limit=wait_on_rate_limit, timeout=timeout_s
-        )
-        # One adapter per session: tweepy.API closes its session (and so its adapters) after every request.
-        for session in (self._v2.session, self._v1.session):
-            mount(session, X_URL, RedirectAdapter(base_url, self._budget, timeout_s))
+        self._clock = clock
+        self._trends_endpoint: str | None = None
+        self._v2 = tweepy.Client(bearer_token=reveal(bearer_token), return_type=dict, wait_on_rate_limit=False)
+        mount(self._v2.session, X_URL, RedirectAdapter(base_url, timeout_s))
 
     def __repr__(self) -> str:
         return f"XClient({self._base_url!r})"
 
+    @property
+    def trends_endpoint(self) -> str | None:
+        """Which endpoint answered the last trends call (V2_TRENDS or V1_TRENDS); None before the first."""
+        return self._trends_endpoint
+
     def close(self) -> None:
         self._v2.session.close()
-        self._v1.session.close()
 
     def following_page(
         self, user_id: str, pagination_token: str | None = None, max_results: int = 1000
@@ -94,9 +102,28 @@ class XClient(Closing):
             token = page.next_cursor
 
     def trends(self, woeid: int) -> list[Trend]:
-        """The trends of a place (v1.1 trends/place), biggest first."""
-        body = self._call(lambda: self._v1.get_place_trends(woeid), f"WOEID {woeid}")
-        return parse_trends(body, woeid)
+        """The trends of a place, biggest first: from v2, or from v1.1 trends/place when v2 is refused to this
+        access (after which v1.1 is asked first). AccessDeniedError when both are refused."""
+        what = f"WOEID {woeid}"
+        v2 = partial(self._get_json, f"/2/trends/by/woeid/{woeid}", {"max_trends": MAX_TRENDS})
+        v1 = partial(self._get_json, "/1.1/trends/place.json", {"id": woeid})
+        if self._trends_endpoint != V1_TRENDS:
+            try:
+                trends = parse_trends_v2(self._call(v2, what, keep=_TIER_REFUSALS), woeid)
+            except _TIER_REFUSALS as refused:
+                log.info("x: %s refused (HTTP %s); trying %s", V2_TRENDS, _status(refused), V1_TRENDS)
+            else:
+                self._trends_endpoint = V2_TRENDS
+                return trends
+        try:
+            trends = parse_trends(self._call(v1, what, keep=(tweepy.Forbidden,)), woeid)
+        except tweepy.Forbidden as refused:
+            codes = ", ".join(map(str, refused.api_codes)) or "none"
+            raise AccessDeniedError(f"{_API}: trends of {what} refused by {V1_TRENDS} (codes {codes})") from refused
+        if self._trends_endpoint != V1_TRENDS:
+            log.info("x: trends come from %s for this access", V1_TRENDS)
+        self._trends_endpoint = V1_TRENDS
+        return trends
 
     def search_recent(
         self,
@@ -120,14 +147,29 @@ class XClient(Closing):
         body = self._call(lambda: self._v2.search_recent_tweets(query, **params), f"search {query!r}")
         return parse_tweets(body)
 
-    def _call(self, request: Callable[[], R], what: str) -> R:
-        """Run one tweepy call with our error tree, retrying 5xx and connection errors with backoff."""
-        self._budget.reset()
+    def _get_json(self, route: str, params: dict[str, Any]) -> Any:
+        """GET a route tweepy has no method for, through tweepy (its auth, session, errors); the JSON body."""
+        response = self._v2.request("GET", route, params=params)
+        try:
+            return response.json()
+        except ValueError as err:
+            raise BadResponseError(f"{_API}: {route.split('/')[1]} answer is not JSON") from err
+
+    def _call(self, request: Callable[[], R], what: str, keep: tuple[type[Exception], ...] = ()) -> R:
+        """Run one tweepy call with our error tree: 429s waited out by x-rate-limit-reset within the budget, 5xx
+        and connection errors retried with backoff; exceptions of a `keep` type are re-raised as they are."""
+        waited = 0.0
         failures = 0
         while True:
             try:
                 return request()
+            except tweepy.TooManyRequests as err:
+                delay = rate_wait_s(err.response.headers, self._clock(), waited, self._max_wait_s)
+                self._sleep(delay)
+                waited += delay
             except (tweepy.TweepyException, requests.RequestException) as err:
+                if isinstance(err, keep):
+                    raise
                 if not _retryable(err):
                     raise _translate(err, what) from err
                 failures += 1
@@ -137,28 +179,28 @@ class XClient(Closing):
 
 
 def _retryable(err: BaseException) -> bool:
-    """5xx answers and connection trouble; tweepy.API hides the latter inside a TweepyException."""
-    if isinstance(err, tweepy.TwitterServerError | requests.ConnectionError | requests.Timeout):
-        return True
-    return isinstance(err, tweepy.TweepyException) and isinstance(
-        err.__context__, requests.ConnectionError | requests.Timeout
-    )
+    """5xx answers and connection trouble."""
+    return isinstance(err, tweepy.TwitterServerError | requests.ConnectionError | requests.Timeout)
 
 
 def _translate(err: Exception, what: str) -> SourceError:
-    if isinstance(err.__context__, SourceError):  # tweepy.API wraps what our adapter raised
-        return err.__context__
     if isinstance(err, tweepy.NotFound):
         return NotFoundError(f"{_API}: {what} not found")
     if isinstance(err, tweepy.Unauthorized | tweepy.Forbidden):
-        return AccessDeniedError(f"{_API}: access to {what} denied")
-    if isinstance(err, tweepy.TooManyRequests):
-        return RateLimitedError(_API, 0.0, None)
+        return AccessDeniedError(f"{_API}: access to {what} denied (HTTP {_status(err)})")
     if isinstance(err, tweepy.BadRequest):  # X says what was wrong with the request (a query, a time)
         return BadResponseError(f"{_API}: HTTP 400 for {what}: {'; '.join(map(str, err.api_messages))}")
     if isinstance(err, tweepy.HTTPException):
-        return BadResponseError(f"{_API}: unexpected HTTP {err.response.status_code} for {what}")
+        return BadResponseError(f"{_API}: unexpected HTTP {_status(err)} for {what}")
+    if isinstance(err, requests.JSONDecodeError):
+        return BadResponseError(f"{_API}: the answer for {what} is not JSON")
     return SourceUnavailableError(f"{_API}: request for {what} failed ({type(err).__name__})")
+
+
+def _status(err: BaseException) -> int | None:
+    response = getattr(err, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
 
 
 def _present(**params: Any) -> dict[str, Any]:

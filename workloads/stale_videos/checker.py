@@ -32,6 +32,8 @@ from workloads.sources.redirects import MAX_REDIRECTS
 from workloads.stale_videos.fetch import MAX_BODY_BYTES, fetch_liveness
 
 T = TypeVar("T")
+# The video site's 429 page gives no advice (no Retry-After): back off 1 s, 2 s, 4 s... per attempt instead.
+NO_ADVICE_BACKOFF_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ async def _check(pool: _Pool, url: str, limits: CheckLimits) -> Liveness:
 
 async def _check_one(pool: _Pool, url: str, limits: CheckLimits) -> Liveness:
     result = Liveness("retry", "no answer")
-    for _attempt in range(limits.attempts):
+    for attempt in range(limits.attempts):
         try:
             answer = await fetch_liveness(
                 pool.session, url, pool.limiter(url), limits.max_redirects, limits.max_body_bytes
@@ -153,8 +155,16 @@ async def _check_one(pool: _Pool, url: str, limits: CheckLimits) -> Liveness:
         result, status = answer.liveness, answer.status
         if result.verdict != "retry" or answer.final:
             return result
-        pause = wait_s(status, answer.headers, time.time()) if status == 429 else 0.0
-        if pause is not None and pause > limits.max_rate_wait_s:
+        pause = _pause_s(status, answer.headers, attempt)
+        if pause > limits.max_rate_wait_s:
             return result
-        await asyncio.sleep(pause or 0.0)
+        await asyncio.sleep(pause)
     return result
+
+
+def _pause_s(status: int, headers: Mapping[str, str], attempt: int) -> float:
+    """How long to wait before asking again: a 429's advice, else a backoff; nothing after a 5xx or an error."""
+    if status != 429:
+        return 0.0
+    advised = wait_s(status, headers, time.time())
+    return advised if advised is not None else NO_ADVICE_BACKOFF_S * 2**attempt

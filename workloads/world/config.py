@@ -32,6 +32,8 @@ class WorldConfig:
     related_per_video: int = 8
     # Tweets behind one place's trends in one hour, spread over its ten trends with a heavy head.
     tweets_per_place_hour: int = 600
+    # Share of users who use the Facebook app (granted it a token): Graph lists only these as anyone's friends.
+    graph_app_user_share: float = 0.3
 
     def __post_init__(self) -> None:
         if self.users < 2 or self.videos < self.related_per_video + 1:

@@ -1,7 +1,9 @@
 """Videos: metadata, liveness and related-video links, each a pure function of the index.
 
-A share of videos is gone (`dead_share`), split evenly between the three ways a dead link shows up: a 404, a
-410, and a 200 page that only says "Video unavailable" (the one a status check alone would miss). Related links
+A share of videos is gone (`dead_share`), split evenly between the five ways a dead link shows up: a 404, a 410,
+a 200 page whose player says ERROR ("unavailable": removed), a private video (LOGIN_REQUIRED), and a live stream
+whose recording is not available (UNPLAYABLE, live). Of the live ones, `RESTRICTED_SHARE` carry a restriction
+that makes the page look unplayable without the video being gone: an age gate or a region block. Related links
 mix a video's neighbours (the same channel's catalogue) with popular videos, so a breadth-first crawl both
 spreads and keeps hitting the same hubs, which is what its dedupe must absorb.
 """
@@ -19,8 +21,11 @@ from workloads.world.ids import video_id
 from workloads.world.words import WORDS
 
 _TWO64 = float(1 << 64)
-VideoStatus = Literal["alive", "404", "410", "unavailable"]
-_DEAD_KINDS: tuple[VideoStatus, ...] = ("404", "410", "unavailable")
+VideoStatus = Literal["alive", "404", "410", "unavailable", "private", "recording-unavailable"]
+Restriction = Literal["age-restricted", "region-blocked"]
+DEAD_KINDS: tuple[VideoStatus, ...] = ("404", "410", "unavailable", "private", "recording-unavailable")
+RESTRICTIONS: tuple[Restriction, ...] = ("age-restricted", "region-blocked")
+RESTRICTED_SHARE = 0.04  # of live videos, split evenly between the restrictions
 VIDEOS_PER_CHANNEL = 20
 _NEIGHBOUR_SPAN = 50
 _UPLOAD_SPAN_S = 3 * 365 * 86_400
@@ -28,7 +33,8 @@ _UPLOAD_SPAN_S = 3 * 365 * 86_400
 
 @dataclass(frozen=True, slots=True)
 class WorldVideo:
-    """One video as its page would show it; `related` are ids of other videos of this world."""
+    """One video as its page would show it; `related` are ids of other videos of this world. `status` is alive or
+    how its death shows; a live video may carry a `restriction` (its page is not playable to everyone)."""
 
     video_id: str
     index: int
@@ -38,6 +44,7 @@ class WorldVideo:
     status: VideoStatus
     related: tuple[str, ...]
     published_ms: int
+    restriction: Restriction | None = None
 
 
 @lru_cache(maxsize=262_144)
@@ -52,6 +59,7 @@ def video_at(config: WorldConfig, index: int) -> WorldVideo:
         status=status(config, index),
         related=tuple(video_id(config.seed, i) for i in related_indices(config, index)),
         published_ms=published_ms(config, index),
+        restriction=restriction(config, index),
     )
 
 
@@ -60,7 +68,16 @@ def status(config: WorldConfig, index: int) -> VideoStatus:
     u = unit(config.seed, "status", index)
     if u >= config.dead_share:
         return "alive"
-    return _DEAD_KINDS[min(2, int(u / config.dead_share * 3))]
+    kinds = len(DEAD_KINDS)
+    return DEAD_KINDS[min(kinds - 1, int(u / config.dead_share * kinds))]
+
+
+def restriction(config: WorldConfig, index: int) -> Restriction | None:
+    """The restriction on a live video's page, if any (None for dead videos too)."""
+    u = unit(config.seed, "restriction", index)
+    if u >= RESTRICTED_SHARE or status(config, index) != "alive":
+        return None
+    return RESTRICTIONS[min(len(RESTRICTIONS) - 1, int(u / RESTRICTED_SHARE * len(RESTRICTIONS)))]
 
 
 def related_indices(config: WorldConfig, index: int) -> list[int]:

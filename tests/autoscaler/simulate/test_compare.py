@@ -81,6 +81,8 @@ def test_where_the_money_went_adds_up_to_the_bill(day) -> None:
         assert all(part >= -1e-9 for part in went.values()), run.policy
         # sampled once a decision period: within a period's worth of the fleet of the metered bill
         assert sum(went.values()) == pytest.approx(run.total_cost, rel=0.03), run.policy
+        ondemand = went["on-demand busy"] + went["on-demand not busy"]
+        assert ondemand == pytest.approx(run.cost.get(Market.ON_DEMAND, 0.0)), run.policy
         assert 0 < run.idle_slack < 1
 
 

@@ -8,64 +8,102 @@ import pytest
 from tests.workloads.sources.conftest import FakeClock, StartEmulator
 from workloads.emulator import EmulatorServer, Limit, RateLimits
 from workloads.sources import Liveness, RetryPolicy, VideoMeta, VideoPages
-from workloads.world import World, WorldVideo
+from workloads.emulator.video import MAX_PAGE_BYTES, MIN_PAGE_BYTES
+from workloads.world import World, WorldConfig, WorldVideo
 
 EXPECTED = {
     "alive": Liveness("alive", None),
+    "age-restricted": Liveness("alive", "age-restricted"),
+    "region-blocked": Liveness("alive", "unplayable"),
     "404": Liveness("dead", "404"),
     "410": Liveness("dead", "410"),
     "unavailable": Liveness("dead", "unavailable page"),
+    "private": Liveness("dead", "private"),
+    "recording-unavailable": Liveness("dead", "recording not available"),
 }
+WATCHABLE = ("alive", "age-restricted", "region-blocked")  # pages with a title and related videos
 
 
 @pytest.fixture(scope="module")
 def one_of_each(world: World) -> dict[str, WorldVideo]:
-    """The first video of each status."""
+    """The first video of each kind: its status, or its restriction for a live one."""
     found: dict[str, WorldVideo] = {}
     for i in range(10_000):
         video = world.video(world.video_id(i))
         assert video is not None
-        found.setdefault(video.status, video)
-        if len(found) == 4:
+        found.setdefault(video.restriction or video.status, video)
+        if len(found) == len(EXPECTED):
             return found
-    raise AssertionError("the world lacks a status")
+    raise AssertionError("the world lacks a kind of video")
 
 
 def test_metadata_of_a_live_video_and_none_for_dead_ones(
     emulator: EmulatorServer, one_of_each: dict[str, WorldVideo]
 ) -> None:
-    alive = one_of_each["alive"]
     with VideoPages(emulator.base_url) as pages:
-        assert pages.metadata(alive.video_id) == VideoMeta(alive.video_id, alive.title, alive.channel)
-        for status in ("404", "410", "unavailable"):
-            assert pages.metadata(one_of_each[status].video_id) is None
+        for kind in ("alive", "age-restricted", "region-blocked", "recording-unavailable"):  # the video exists
+            video = one_of_each[kind]
+            assert pages.metadata(video.video_id) == VideoMeta(video.video_id, video.title, video.channel)
+        for kind in ("404", "410", "unavailable", "private"):
+            assert pages.metadata(one_of_each[kind].video_id) is None
         assert pages.metadata("dQw4w9WgXcQ") is None  # not a video of this world
 
 
 def test_check_tells_each_kind_of_video_apart(emulator: EmulatorServer, one_of_each: dict[str, WorldVideo]) -> None:
     with VideoPages(emulator.base_url) as pages:
-        verdicts = {status: pages.check(video.video_id) for status, video in one_of_each.items()}
+        verdicts = {kind: pages.check(video.video_id) for kind, video in one_of_each.items()}
         unknown = pages.check("dQw4w9WgXcQ")
     assert verdicts == EXPECTED
     assert unknown == Liveness("dead", "unavailable page")
 
 
-def test_the_watch_page_gives_related_ids_and_duration(
+def test_verdicts_do_not_depend_on_the_pages_language(
     emulator: EmulatorServer, one_of_each: dict[str, WorldVideo]
 ) -> None:
-    alive = one_of_each["alive"]
+    # given a client whose viewer reads German (the player's words follow)
+    german = {"Accept-Language": "de-DE,de;q=0.9"}
+    with httpx.Client(headers=german) as client:
+        body = client.get(f"{emulator.base_url}/watch", params={"v": one_of_each["private"].video_id}).text
+        with VideoPages(emulator.base_url, client) as pages:
+            verdicts = {kind: pages.check(video.video_id) for kind, video in one_of_each.items()}
+    assert "Privates Video" in body and "private video" not in body.lower()
+    assert verdicts == EXPECTED
+
+
+@pytest.mark.parametrize("kind", WATCHABLE)
+def test_the_watch_page_gives_related_ids_and_duration(
+    emulator: EmulatorServer, one_of_each: dict[str, WorldVideo], kind: str
+) -> None:
+    video = one_of_each[kind]
     with VideoPages(emulator.base_url) as pages:
-        page = pages.page(alive.video_id)
-        related = pages.related(alive.video_id)
-        dead_related = pages.related(one_of_each["404"].video_id)
-    assert related == list(alive.related)
-    assert (page.title, page.duration_s, page.related) == (alive.title, alive.duration_s, alive.related)
-    assert dead_related == []
+        page = pages.page(video.video_id)
+        related = pages.related(video.video_id)
+        dead_related = [pages.related(one_of_each[dead].video_id) for dead in ("404", "private", "unavailable")]
+    assert related == list(video.related)
+    assert (page.title, page.duration_s, page.related) == (video.title, video.duration_s, video.related)
+    assert dead_related == [[], [], []]
 
 
-def test_watch_pages_are_small(emulator: EmulatorServer, one_of_each: dict[str, WorldVideo]) -> None:
-    body = httpx.get(f"{emulator.base_url}/watch", params={"v": one_of_each["alive"].video_id}).content
+def test_realistic_pages_weigh_what_real_ones_do_and_carry_no_related_anchors(
+    emulator: EmulatorServer, one_of_each: dict[str, WorldVideo]
+) -> None:
+    for kind in ("alive", "age-restricted", "unavailable", "private"):
+        body = httpx.get(f"{emulator.base_url}/watch", params={"v": one_of_each[kind].video_id}).content
+        assert MIN_PAGE_BYTES <= len(body) <= MAX_PAGE_BYTES
+        assert b'href="/watch?v=' not in body and b"var ytInitialData = " in body
+    # and the same page is the same bytes each time (deterministic per video)
+    url = f"{emulator.base_url}/watch?v={one_of_each['alive'].video_id}"
+    assert httpx.get(url).content == httpx.get(url).content
+
+
+def test_light_pages_are_small_and_read_the_same(one_of_each: dict[str, WorldVideo]) -> None:
+    with EmulatorServer(WorldConfig(), page_weight="light") as light, VideoPages(light.base_url) as pages:
+        body = httpx.get(f"{light.base_url}/watch", params={"v": one_of_each["alive"].video_id}).content
+        verdicts = {kind: pages.check(video.video_id) for kind, video in one_of_each.items()}
+        related = pages.related(one_of_each["alive"].video_id)
     assert 1000 <= len(body) <= 3000
+    assert verdicts == EXPECTED
+    assert related == list(one_of_each["alive"].related)
 
 
 def test_a_429_is_waited_out_then_the_check_succeeds(
@@ -76,7 +114,7 @@ def test_a_429_is_waited_out_then_the_check_succeeds(
     with VideoPages(server.base_url, sleep=fake_clock.sleep, clock=fake_clock.now) as pages:
         # when a third check comes within the window
         verdicts = [pages.check(one_of_each[s].video_id) for s in ("alive", "404", "unavailable")]
-    # then it waited the advised 5 s and got a real verdict
+    # then, the site's 429 giving no advice, it waited the policy's 5 s and got a real verdict
     assert fake_clock.sleeps == [5.0]
     assert verdicts == [EXPECTED["alive"], EXPECTED["404"], EXPECTED["unavailable"]]
 
