@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from workloads.sources.facebook import GraphClient
     from workloads.sources.videos import VideoPages
     from workloads.sources.x import XClient
+    from workloads.user_tokens import UserTokens
 
 
 class Resources:
@@ -78,6 +79,14 @@ class Resources:
             timeout_s=fb.timeout_s,
             policy=RetryPolicy(max_wait_s=fb.max_rate_wait_s),
         )
+
+    @cached_property
+    def facebook_tokens(self) -> UserTokens | None:
+        """The app's per-user Facebook tokens (`packs.facebook.user_tokens`), None when not configured."""
+        from workloads.user_tokens import load_user_tokens
+
+        spec = self.settings.facebook.user_tokens
+        return load_user_tokens(spec) if spec is not None else None
 
     @cached_property
     def x(self) -> XClient:

@@ -37,6 +37,12 @@ class FacebookSettings(SourceSettings):
     base_url: str = "https://graph.facebook.com"
     version: str = Field(default="v19.0", pattern=r"^v\d+\.\d+$")
     access_token: SecretStr | None = Field(default=None, description="an app or user access token")
+    user_tokens: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description="module:function returning the app's stored token for a user id (None: none stored); "
+        "each friend's feed is read with that friend's own token (docs/api-graph.md)",
+    )
 
 
 class XSettings(SourceSettings):

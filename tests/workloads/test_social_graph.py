@@ -6,19 +6,24 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dispatcher.context import JobInterrupted
 from scheduler.job import JobState
+from scheduler.store import JobStore
+from tests.ebbflow.conftest import Cli
+from workloads.emulator import EmulatorServer
 from workloads.index import SQLiteVideoIndex, open_index
 from workloads.rankings import SQLiteRankings, open_rankings
 from workloads.resources import Resources
 from workloads.settings import PacksSettings
 from workloads.social_graph.fetch import DAY_MS, Progress, UserFetch, stream_name
-from workloads.social_graph.networks import FRIENDS_PER_PAGE, FacebookNetwork, XNetwork
+from workloads.social_graph.networks import FRIENDS_PER_PAGE, FacebookNetwork, Network, XNetwork
+from workloads.social_graph.pack import NetworkName
 from workloads.sources.types import Secret
 from workloads.sources.urls import video_ids_in
 from workloads.world import World, WorldConfig
@@ -26,6 +31,7 @@ from workloads.world.users import graph_app_friends, graph_token
 
 WORLD = World(WorldConfig())
 MARGIN_MS = 120_000  # the job and the test read the clock at different moments
+Stores = tuple[SQLiteVideoIndex, SQLiteRankings]
 
 
 def app_friends(user: str) -> list[str]:
@@ -54,7 +60,7 @@ def assert_stream_matches_world(
     assert len(surely) > 20  # the user's friends did share videos: the check above is not vacuous
 
 
-def test_a_new_signup_is_fetched_urgently_and_its_videos_land_in_index_and_stream(cli, pack_env: Path):
+def test_a_new_signup_is_fetched_urgently_and_its_videos_land_in_index_and_stream(cli: Cli, pack_env: Path) -> None:
     user = WORLD.user_with_degree(120)
     # given a new sign-up submitted through the pack
     cli.ok("pack", "submit", "social-graph", "--param", f"users={user}", "--param", "activity=new-signup")
@@ -75,7 +81,7 @@ def test_a_new_signup_is_fetched_urgently_and_its_videos_land_in_index_and_strea
 
 
 @pytest.fixture
-def stores(tmp_path: Path):
+def stores(tmp_path: Path) -> Iterator[tuple[SQLiteVideoIndex, SQLiteRankings]]:
     index = SQLiteVideoIndex(tmp_path / "index.db")
     index.migrate()
     rankings = SQLiteRankings(tmp_path / "rankings.db")
@@ -85,19 +91,24 @@ def stores(tmp_path: Path):
 
 
 @pytest.fixture
-def resources(live_emulator):
+def resources(live_emulator: EmulatorServer) -> Iterator[Resources]:
     opened = Resources(PacksSettings(emulator=live_emulator.base_url))
     yield opened
     opened.close()
 
 
-def test_a_preempted_fetch_resumes_at_the_next_page_and_ends_where_an_unbroken_one_does(stores, resources, tmp_path):
+def test_a_preempted_fetch_resumes_at_the_next_page_and_ends_where_an_unbroken_one_does(
+    stores: Stores, resources: Resources, tmp_path: Path
+) -> None:
     index, rankings = stores
     user = WORLD.user_with_degree(350)  # four pages of followed accounts on X, fewer friends using the app
     facebook_pages, x_pages = math.ceil(len(app_friends(user)) / FRIENDS_PER_PAGE), 4
     assert facebook_pages >= 2
-    networks = [("facebook", FacebookNetwork(resources.facebook, graph_token)), ("x", XNetwork(resources.x))]
-    saved: list[dict] = []
+    networks: list[tuple[NetworkName, Network]] = [
+        ("facebook", FacebookNetwork(resources.facebook, graph_token)),
+        ("x", XNetwork(resources.x)),
+    ]
+    saved: list[Any] = []
     now = round(time.time() * 1000)
 
     def fetch(stop_after: int | None) -> UserFetch:
@@ -113,7 +124,7 @@ def test_a_preempted_fetch_resumes_at_the_next_page_and_ends_where_an_unbroken_o
     assert "access_token" not in str(checkpoint)  # the page cursor kept no token
     assert index.cursor(user, "facebook") is None  # not saved until the network's last page
     # when it runs again from its checkpoint
-    reports: list[dict] = []
+    reports: list[Any] = []
     resuming = fetch(stop_after=None)
     resuming.report = reports.append
     resumed = resuming.run(networks, Progress.from_checkpoint(checkpoint))
@@ -133,10 +144,13 @@ def test_a_preempted_fetch_resumes_at_the_next_page_and_ends_where_an_unbroken_o
     fresh_rankings.close()
 
 
-def test_the_saved_cursor_means_a_refetch_reads_no_old_posts(stores, resources):
+def test_the_saved_cursor_means_a_refetch_reads_no_old_posts(stores: Stores, resources: Resources) -> None:
     index, rankings = stores
     user = WORLD.user_with_degree(80)
-    networks = [("facebook", FacebookNetwork(resources.facebook, graph_token)), ("x", XNetwork(resources.x))]
+    networks: list[tuple[NetworkName, Network]] = [
+        ("facebook", FacebookNetwork(resources.facebook, graph_token)),
+        ("x", XNetwork(resources.x)),
+    ]
     now = round(time.time() * 1000)
     first = UserFetch(user, index, rankings, now, 14, lambda _: None).run(networks, Progress())
     again = UserFetch(user, index, rankings, now, 14, lambda _: None).run(networks, Progress())
@@ -144,7 +158,9 @@ def test_the_saved_cursor_means_a_refetch_reads_no_old_posts(stores, resources):
     assert (again.posts, again.videos) == (0, 0)
 
 
-def test_a_job_for_an_unknown_user_fails_with_the_sources_error(cli, pack_env: Path, configured_store):
+def test_a_job_for_an_unknown_user_fails_with_the_sources_error(
+    cli: Cli, pack_env: Path, configured_store: Callable[[], JobStore]
+) -> None:
     cli.ok("pack", "submit", "social-graph", "--param", "users=999999999", "--param", "networks=facebook")
     cli.ok("work", "--idle-exit")
     dead = configured_store().dead_letters(10, 0)
@@ -154,8 +170,8 @@ def test_a_job_for_an_unknown_user_fails_with_the_sources_error(cli, pack_env: P
 
 
 def test_facebook_reads_the_app_using_friends_with_their_own_tokens_and_counts_those_it_holds_none_for(
-    stores, resources
-):
+    stores: Stores, resources: Resources
+) -> None:
     index, rankings = stores
     user = WORLD.user_with_degree(300)
     listed = app_friends(user)

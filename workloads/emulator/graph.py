@@ -53,7 +53,7 @@ def unknown_object(object_id: str) -> Answer:
         f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be loaded due to missing "
         "permissions, or does not support this operation."
     )
-    return error(404, message, "GraphMethodException", 100, error_subcode=33)
+    return error(400, message, "GraphMethodException", 100, error_subcode=33)
 
 
 def missing_token() -> Answer:
@@ -263,7 +263,7 @@ def token_refused(path: str) -> web.Response:
 def throttled(path: str, verdict: Verdict) -> web.Response:
     """The app's calls are over its limit: code 4 (the emulator counts per token; Graph's user-level code 17 is
     answered the same way by the adapter), with X-App-Usage at 100 percent and no Retry-After."""
-    answer = error(429, "(#4) Application request limit reached", "OAuthException", 4, is_transient=True)
+    answer = error(403, "(#4) Application request limit reached", "OAuthException", 4, is_transient=True)
     return _graph_json(answer)
 
 

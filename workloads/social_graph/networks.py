@@ -103,12 +103,15 @@ def network(name: NetworkName, resources: Resources, facebook_tokens: UserTokens
 
 
 def stored_tokens(resources: Resources) -> UserTokens:
-    """The app's per-user Facebook tokens: against the emulator, those its world issues; otherwise none is
-    configurable yet, so only the users' friends lists are read (with the configured token) and every friend's
-    feed is skipped and counted (docs/api-graph.md, "Tokens")."""
+    """The app's per-user Facebook tokens: the configured store (`packs.facebook.user_tokens`), else against
+    the emulator those its world issues; with neither, only the users' friends lists are read and every
+    friend's feed is skipped and counted (docs/api-graph.md, "Tokens")."""
+    configured = resources.facebook_tokens
+    if configured is not None:
+        return configured
     if resources.settings.emulator is not None:
         return graph_token
-    log.warning("graph: no per-user token store is configured; friends' feeds will be skipped")
+    log.warning("graph: no per-user token store is configured (packs.facebook.user_tokens); friends' feeds skipped")
     return _no_token
 
 

@@ -63,7 +63,7 @@ def user_with_degree(config: WorldConfig, n: int) -> int:
 
 
 def uses_graph_app(config: WorldConfig, user: int) -> bool:
-    """Whether `user` uses the Facebook app (so Graph lists them among their friends' friends)."""
+    """Whether `user` uses the Facebook app (so Graph lists them among the friends of the app's users)."""
     return unit(config.seed, "graph-app", user) < config.graph_app_user_share
 
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from tests.workloads.api_contract import Answer, ReplayServer, case
 from tests.workloads.sources.conftest import FAKE_START_S, FakeClock, StartEmulator
 from workloads.emulator import EmulatorServer, Limit, RateLimits
 from workloads.sources import AccessDeniedError, GraphClient, NotFoundError, RateLimitedError, RetryPolicy
@@ -240,3 +241,22 @@ def test_no_token_shows_in_logs_errors_cursors_or_reprs(
         assert secret not in caplog.text and secret not in str(caught.value) and secret not in repr(caught.value)
         assert secret not in (page.next_cursor or "")
     assert TOKEN not in repr(graph)
+
+
+def test_a_batch_item_graph_did_not_get_to_is_asked_again() -> None:
+    # given Graph's documented batch answer, first with its second item null (not done in time)
+    documented = case("graph", "batch_one_item_fails").answer
+    items = documented.json()
+    unfinished = Answer(200, documented.headers, json.dumps([items[0], None]).encode())
+    finished = Answer(200, documented.headers, json.dumps([items[1]]).encode())
+    sleeps: list[float] = []
+    with ReplayServer([unfinished, finished]) as server:
+        graph = GraphClient(server.base_url, access_token=TOKEN, sleep=sleeps.append)
+        # when both friends' feeds are read
+        feeds = graph.feeds(["10158001", "10158003"], since_ms=0)
+        graph.close()
+        asked_again = [json.loads(dict(httpx.QueryParams(seen.body.decode()))["batch"]) for seen in server.seen]
+    # then the null item alone was sent again after a back-off, and read the second time
+    assert [len(batch) for batch in asked_again] == [2, 1] and "10158003" in asked_again[1][0]["relative_url"]
+    assert sleeps == [RetryPolicy().backoff_s]
+    assert feeds.gone == ("10158003",) and [p.post_id for p in feeds.posts["10158001"]] == ["10158001_771"]

@@ -20,6 +20,7 @@ from workloads.sources.ratelimit import RetryPolicy
 from workloads.sources.videos import VideoPages
 from workloads.sources.x import XClient
 from workloads.world import World, WorldConfig
+from workloads.world.users import graph_app_friends, graph_token
 
 FAST_RETRIES = RetryPolicy(retries=1, backoff_s=0.01, backoff_cap_s=0.01, max_wait_s=1)
 TIMEOUT_S = 0.5
@@ -52,13 +53,16 @@ def clients_of(server: EmulatorServer) -> Clients:
 def calls(world: World) -> dict[str, Callable[[Clients], Any]]:
     """Every adapter call the packs make, each with arguments the world has answers for."""
     user = world.user_with_degree(120)
-    friends = world.friends(user)[:3]
+    # Friends who use the app, each feed read with that friend's own token, as social-graph reads them.
+    friends = list(graph_app_friends(world.config, int(user)))[:3]
+    assert friends, "the test user needs friends who use the app"
+    tokens = {friend: graph_token(friend) for friend in friends}
     alive = next(video for index in range(50) if (video := world.video(world.video_id(index))).status == "alive")
     trend = world.trends(US, NOW_MS)[0]
     hour = NOW_MS - NOW_MS % HOUR_MS
     return {
         "graph friends": lambda c: c.graph.friends_page(user, limit=50),
-        "graph feeds (batch)": lambda c: c.graph.feeds(friends, since_ms=NOW_MS - 30 * 86_400_000),
+        "graph feeds (batch)": lambda c: c.graph.feeds(friends, since_ms=NOW_MS - 30 * 86_400_000, tokens=tokens),
         "x following": lambda c: c.x.following_page(user),
         "x timeline": lambda c: c.x.user_posts(user),
         "x trends": lambda c: c.x.trends(US),
