@@ -14,6 +14,7 @@ import pytest
 
 from tests.autoscaler.moto_server import REGION, MotoServer
 from workloads.archive import Archive
+from workloads.emulator import EmulatorServer, Limit, RateLimits
 from workloads.hot_topics import layout
 from workloads.hot_topics.hours import HOUR_MS, hour_start, label
 from workloads.rankings import open_rankings
@@ -120,6 +121,32 @@ def test_a_past_hour_without_archived_inputs_is_dead_lettered_with_the_reason(
     (dead,) = configured_store().dead_letters()
     assert dead.type == "hot-topics.map" and dead.attempts == 1  # no retries: trying again cannot help
     assert "X only serves the current hour's trends" in (dead.error or "")
+
+
+@pytest.mark.parametrize(
+    ("limits", "dead_type", "needle"),
+    [
+        (RateLimits(x=Limit(cap=0)), "hot-topics.map", "usage cap reached (Usage cap exceeded: Monthly product cap)"),
+        (RateLimits(video=Limit(cap=0)), "hot-topics.reduce", "daily quota spent (quotaExceeded)"),
+    ],
+    ids=["x-monthly-cap", "search-daily-quota"],
+)
+def test_a_spent_usage_cap_dead_letters_at_once_naming_it(
+    cli, workdir: Path, monkeypatch, this_hour: int, configured_store, limits, dead_type, needle
+):
+    # given an emulator whose X token (or search key) has spent its usage cap
+    with EmulatorServer(WorldConfig(), limits) as server:
+        monkeypatch.setenv("EBBFLOW_PACKS__EMULATOR", server.base_url)
+        monkeypatch.setenv("EBBFLOW_PACKS__INDEX", f"sqlite:///{workdir / 'index.db'}")
+        monkeypatch.setenv("EBBFLOW_PACKS__RANKINGS", f"sqlite:///{workdir / 'rankings.db'}")
+        # when an hour of one place runs
+        cli.ok("pack", "submit", "hot-topics", "--param", "woeids=23424977")
+        started = time.monotonic()
+        cli.ok("work", "--idle-exit")
+    # then the step that met the cap is dead-lettered on its first attempt, saying so, without waiting on it
+    (dead,) = configured_store().dead_letters()
+    assert (dead.type, dead.attempts) == (dead_type, 1) and needle in (dead.error or ""), dead.error
+    assert time.monotonic() - started < 60
 
 
 def test_bad_parameters_name_the_field_and_queue_nothing(cli, pack_env: Path, configured_store):

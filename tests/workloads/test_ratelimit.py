@@ -123,3 +123,31 @@ def test_the_emulator_limiter_charges_batches_per_item() -> None:
     assert limiter.take("graph", "t", units=50).allowed
     refused = limiter.take("graph", "t", units=50)
     assert not refused.allowed and refused.remaining == 10
+
+
+def test_the_emulator_limiter_caps_usage_per_caller_until_the_period_ends() -> None:
+    # given a cap of 3 requests a 30-day period, inside a generous window, and a clock we move
+    now = [1000.0]
+    limiter = Limiter(
+        RateLimits(x=Limit(requests=100, window_s=60.0, cap=3, cap_period_s=30 * 86_400.0)), lambda: now[0]
+    )
+    # when a caller spends its cap across several windows
+    allowed = [limiter.take("x", "alice").allowed for _ in range(2)]
+    now[0] += 120.0
+    allowed.append(limiter.take("x", "alice").allowed)
+    capped = limiter.take("x", "alice")
+    # then the fourth is capped although its window has room, and says when the period ends
+    assert allowed == [True, True, True]
+    assert (capped.allowed, capped.capped, capped.remaining) == (False, True, 99)  # one used in this window
+    assert capped.cap_reset_epoch_s == 30 * 86_400
+    # X's headers never carry Retry-After; other callers and a new period are not capped
+    assert "Retry-After" not in capped.rate_limit_headers()
+    assert limiter.take("x", "bob").allowed
+    now[0] = 30 * 86_400.0
+    assert limiter.take("x", "alice").allowed
+
+
+def test_without_a_cap_nobody_is_capped() -> None:
+    limiter = Limiter(RateLimits(x=Limit(requests=1, window_s=60.0)), lambda: 0.0)
+    verdicts = [limiter.take("x", "alice") for _ in range(3)]
+    assert [(v.allowed, v.capped) for v in verdicts] == [(True, False), (False, False), (False, False)]

@@ -49,6 +49,7 @@ def make_app(
     app.router.add_get("/2/users/{user}/following", x.handle_following)
     app.router.add_get("/2/users/{user}/tweets", x.handle_timeline)
     app.router.add_get("/2/tweets/search/recent", x_search.handle_search)
+    app.router.add_get("/2/trends/by/woeid/{woeid}", x.handle_trends_v2)
     app.router.add_get("/1.1/trends/place.json", x.handle_trends)
     app.router.add_get("/oembed", video.handle_oembed)
     app.router.add_get("/watch", video.handle_watch)

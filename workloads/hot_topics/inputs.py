@@ -1,9 +1,10 @@
 """A map's inputs for one place and hour: its trends and the tweets behind them, as Arrow tables.
 
-Fresh inputs come from X: the place's trends (v1.1 trends/place, which only ever serves the current hour), then
-the tweets of the hour before (recent search, one query ORing every trend, restricted to the place's country),
-paged and turned into record batches as they arrive. They are archived before anything is computed from them;
-a re-run reads the archived copy, so the same hour always gives the same answer.
+Fresh inputs come from X: the place's trends (v2 /2/trends/by/woeid, or v1.1 trends/place where the access level
+has only that; either serves the current hour only), then the tweets of the hour before (recent search, one
+query ORing every trend, restricted to the place's country), paged and turned into record batches as they
+arrive. They are archived before anything is computed from them; a re-run reads the archived copy, so the same
+hour always gives the same answer.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ finishes last sees them all; two maps finishing together both see them and both 
 idempotency key makes that one job. A place whose map dead-letters holds the hour's reduce back; the next hour's
 plan job then queues it anyway (see pack.py), with whatever places made it. The key counts the places a reduce
 will find, so a late map's complete reduce is never taken for an earlier partial one that is still queued.
+X's usage cap (UsageCappedError) dead-letters the map at once: the cap is monthly, and the hour's trends are gone
+by the time it lifts.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from workloads.hot_topics.hours import label
 from workloads.hot_topics.inputs import InputsGone, load_or_fetch
 from workloads.hot_topics.places import country_code
 from workloads.pack import PlannedJob
+from workloads.sources.errors import UsageCappedError
 
 CONTEXTS_SCHEMA = pa.schema(
     [
@@ -68,6 +71,8 @@ def run_map(payload: JSONValue, ctx: PackContext) -> JSONValue:
         )
     except InputsGone as err:
         raise JobCannotSucceed(str(err)) from None
+    except UsageCappedError as err:  # a monthly cap outlasts the hour, and X serves only the current trends
+        raise JobCannotSucceed(f"WOEID {job.woeid}: {err}") from None
     table = contexts_table(inputs.trends, inputs.tweets)
     archive.write_parquet(layout.contexts(job.hour_ms, job.woeid), table)
     queued = _queue_reduce_when_complete(ctx, job)

@@ -7,7 +7,9 @@ videos found, and the archive's `hot` table (the trend and context behind each r
 Only videos known to be up are ranked: the search returns only those, and the videos the tweets linked that the
 search did not return are asked about (oEmbed, which also gives their titles) once they would make a list; the gone
 ones are dropped and the lists drawn again. A re-run reads the same archived map outputs and gets the same answers
-(unless a video died in between), so it writes the same rankings.
+(unless a video died in between), so it writes the same rankings. A spent search quota (the Data API's daily
+quota, UsageCappedError) dead-letters the reduce at once, naming when the quota resets: its inputs stay archived,
+so retrying the dead letter then ranks the hour.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from dispatcher.context import JobCannotSucceed
 from scheduler.job import JSONValue
 from workloads.context import PackContext
 from workloads.hot_topics import layout
@@ -33,6 +36,7 @@ from workloads.hot_topics.ranking import (
     trend_key,
 )
 from workloads.index import VideoRecord
+from workloads.sources.errors import UsageCappedError
 from workloads.sources.urls import watch_url
 
 if TYPE_CHECKING:
@@ -64,7 +68,10 @@ def run_reduce(payload: JSONValue, ctx: PackContext) -> JSONValue:
     places = read_place_trends(ctx, hour_ms, planned)
     merged = merge(places)
     videos = ctx.resources.videos
-    found = search_all(videos, list(merged.values()), int(payload["search_results"]))
+    try:
+        found = search_all(videos, list(merged.values()), int(payload["search_results"]))
+    except UsageCappedError as err:  # the key's daily quota: no retry within the hour can help
+        raise JobCannotSucceed(f"{err}; {_after_reset(err)}") from None
     searched = {key: [meta.video_id for meta in found[key]] for key in merged}
     metadata = {meta.video_id: meta for metas in found.values() for meta in metas}
     views = {**places, GLOBAL: pooled(places, merged)}
@@ -77,6 +84,11 @@ def run_reduce(payload: JSONValue, ctx: PackContext) -> JSONValue:
         "trends": len(merged),
         "videos": len({video.video_id for ranking in hot.values() for video in ranking}),
     }
+
+
+def _after_reset(err: UsageCappedError) -> str:
+    when = "once the quota resets" if err.resets_at_s is None else f"after {label(round(err.resets_at_s * 1000))}:00"
+    return f"the maps' outputs are archived, so retry this reduce {when} (UTC)"
 
 
 def read_place_trends(ctx: PackContext, hour_ms: int, planned: list[int]) -> dict[str, list[PlaceTrend]]:

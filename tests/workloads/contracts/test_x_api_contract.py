@@ -116,6 +116,13 @@ CALLS: dict[str, Callable[[XClient, Subject], str]] = {
 }
 
 
+def client(base_url: str, clock: FakeClock) -> XClient:
+    """XClient on the fake clock, allowed to wait out a whole window (and the second past its reset)."""
+    return XClient(
+        base_url, bearer_token=TOKEN, policy=FAST, max_wait_s=WINDOW_S + 60, sleep=clock.sleep, clock=clock.now
+    )
+
+
 def outcome(call: Callable[[XClient, Subject], str], x: XClient, subject: Subject) -> str:
     """The call's result, or the name of the error it raised (a usage cap only if nothing slept on it)."""
     try:
@@ -152,11 +159,9 @@ def test_the_adapter_reads_the_documented_answer(c: Case) -> None:
     reset_s = _announced_reset(c)
     clock = FakeClock(reset_s - 30)
     subject = Subject(USER, NEWEST_ID, clock, reset_s)
-    with ReplayServer(_replayed(c)) as replay:
-        x = XClient(replay.base_url, bearer_token=TOKEN, policy=FAST, sleep=clock.sleep, clock=clock.now)
-        # when the adapter makes the case's call
-        with x:
-            got = outcome(CALLS[c.id], x, subject)
+    # when the adapter makes the case's call
+    with ReplayServer(_replayed(c)) as replay, client(replay.base_url, clock) as x:
+        got = outcome(CALLS[c.id], x, subject)
     # then it makes of it what the contract says, having sent our token
     assert got == c.expect
     assert replay.seen and all(seen.headers.get("Authorization") == f"Bearer {TOKEN}" for seen in replay.seen)
@@ -164,18 +169,19 @@ def test_the_adapter_reads_the_documented_answer(c: Case) -> None:
 
 def test_the_timeline_follows_the_documented_next_token() -> None:
     page = case("x", "timeline-page")
-    with ReplayServer([page.answer, case("x", "timeline-empty").answer]) as replay:
-        with XClient(replay.base_url, bearer_token=TOKEN, policy=FAST) as x:
-            posts = x.user_posts("2244994945")
+    with (
+        ReplayServer([page.answer, case("x", "timeline-empty").answer]) as replay,
+        XClient(replay.base_url, bearer_token=TOKEN, policy=FAST) as x,
+    ):
+        posts = x.user_posts("2244994945")
     token = page.answer.json()["meta"]["next_token"]
     assert [p.links for p in posts] == [("https://www.youtube.com/watch?v=dQw4w9WgXcQ",)]
     assert len(replay.seen) == 2 and f"pagination_token={token}" in replay.seen[1].path
 
 
 def test_trends_from_v2_are_named_and_quoted_for_search() -> None:
-    with ReplayServer(case("x", "trends-v2").answer) as replay:
-        with XClient(replay.base_url, bearer_token=TOKEN, policy=FAST) as x:
-            trends = x.trends(1)
+    with ReplayServer(case("x", "trends-v2").answer) as replay, XClient(replay.base_url, bearer_token=TOKEN) as x:
+        trends = x.trends(1)
     assert [(t.name, t.query, t.tweet_volume) for t in trends] == [
         ("#AmberAnchor", "#AmberAnchor", 232408),
         ("Copper Lantern", '"Copper Lantern"', 35272),
@@ -227,7 +233,7 @@ def test_the_emulator_answers_as_documented_and_the_adapter_agrees(c: Case) -> N
         # when asked raw, then by the adapter
         raw = httpx.get(server.base_url + provoke.path, headers=headers)
         subject = Subject(USER, NEWEST_ID, clock, reset_s)
-        with XClient(server.base_url, bearer_token=TOKEN, policy=FAST, sleep=clock.sleep, clock=clock.now) as x:
+        with client(server.base_url, clock) as x:
             got = outcome(CALLS[c.id], x, subject)
     # then the raw answer has the documented shape, and the adapter makes the same of it as of the fixture
     assert_same_shape(c, Answer(raw.status_code, dict(raw.headers), raw.content))

@@ -1,4 +1,5 @@
-"""XClient (tweepy underneath) against a real emulator: paging, since_id, trends, search, 429s and secrets."""
+"""XClient (tweepy underneath) against a real emulator: paging, since_id, trends (v2, and v1.1 as a fallback),
+search, 429s, usage caps and secrets."""
 
 from __future__ import annotations
 
@@ -6,11 +7,21 @@ import logging
 import time
 
 import pytest
+import tweepy
 from pydantic import SecretStr
 
-from tests.workloads.sources.conftest import FAKE_START_S, StartEmulator
+from tests.workloads.sources.conftest import FAKE_START_S, FakeClock, StartEmulator
 from workloads.emulator import EmulatorServer, Limit, RateLimits
-from workloads.sources import AccessDeniedError, NotFoundError, Post, RateLimitedError, XClient
+from workloads.sources import (
+    AccessDeniedError,
+    NotFoundError,
+    Post,
+    RateLimitedError,
+    UsageCappedError,
+    XClient,
+)
+from workloads.sources.x import V1_TRENDS, V2_TRENDS, X_URL
+from workloads.sources.x_transport import RedirectAdapter, mount
 from workloads.world import World, WorldConfig, WorldPost
 
 NOW_MS = int(FAKE_START_S * 1000)
@@ -56,12 +67,40 @@ def test_user_posts_page_through_everything_and_honour_since_id(start_emulator: 
     assert "https://t.co/" in with_link.text and with_link.links[0] not in with_link.text
 
 
-def test_trends_match_the_world(emulator: EmulatorServer, world: World) -> None:
+def test_trends_come_from_v2_and_match_the_world(emulator: EmulatorServer, world: World) -> None:
     with XClient(emulator.base_url, bearer_token=TOKEN) as x:
         trends = x.trends(23424977)
+        endpoint = x.trends_endpoint
     expected = world.trends(23424977, NOW_MS)
     assert [(t.name, t.query, t.tweet_volume) for t in trends] == [(t.name, t.query, t.tweet_volume) for t in expected]
-    assert any(t.query.startswith('"') for t in trends)  # phrases come back URL-decoded
+    assert any(t.query.startswith('"') for t in trends)  # v2 has names only: phrases are quoted, as v1.1's were
+    assert endpoint == V2_TRENDS
+
+
+def test_trends_fall_back_to_v1_when_the_tier_refuses_v2(
+    start_emulator: StartEmulator, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given an access tier that has v1.1 trends/place but not v2 trends
+    caplog.set_level(logging.INFO, logger="workloads.sources.x")
+    server = start_emulator(limits=RateLimits(x_trends=("v1.1",)), clock=lambda: FAKE_START_S)
+    with XClient(server.base_url, bearer_token=TOKEN) as x:
+        # when two places' trends are asked for
+        us, worldwide = x.trends(23424977), x.trends(1)
+        endpoint = x.trends_endpoint
+    # then both come from v1.1, the same trends as v2 gives, and v2 was tried (and refused) only once
+    for trends, woeid in ((us, 23424977), (worldwide, 1)):
+        expected = world.trends(woeid, NOW_MS)
+        assert [(t.name, t.query, t.tweet_volume) for t in trends] == [
+            (t.name, t.query, t.tweet_volume) for t in expected
+        ]
+    assert endpoint == V1_TRENDS
+    assert caplog.text.count("refused (HTTP 403)") == 1
+
+
+def test_trends_refused_by_both_endpoints_are_access_denied(start_emulator: StartEmulator) -> None:
+    server = start_emulator(limits=RateLimits(x_trends=()), clock=lambda: FAKE_START_S)
+    with XClient(server.base_url, bearer_token=TOKEN) as x, pytest.raises(AccessDeniedError, match="453"):
+        x.trends(1)
 
 
 def test_search_recent_pages_and_since_id(emulator: EmulatorServer, world: World) -> None:
@@ -102,18 +141,49 @@ def test_a_missing_token_is_refused(emulator: EmulatorServer, token: str | None)
             x.trends(1)
 
 
-def test_a_429_is_waited_out_by_tweepy(start_emulator: StartEmulator) -> None:
-    # given one request per second, on the real clock (tweepy sleeps for real, reading x-rate-limit-reset)
-    server = start_emulator(limits=RateLimits(x=Limit(requests=1, window_s=1.0)), clock=time.time)
-    with XClient(server.base_url, bearer_token=TOKEN, max_wait_s=5.0) as x:
+def test_a_429_is_waited_out_until_the_announced_reset(start_emulator: StartEmulator, fake_clock: FakeClock) -> None:
+    # given one request per 15-minute window, on a clock the client's sleep moves
+    server = start_emulator(limits=RateLimits(x=Limit(requests=1, window_s=900.0)), clock=fake_clock.now)
+    with XClient(
+        server.base_url, bearer_token=TOKEN, max_wait_s=960.0, sleep=fake_clock.sleep, clock=fake_clock.now
+    ) as x:
         first = x.following_page("1", max_results=5)
-        started = time.monotonic()
         # when the second request lands in the same window
         second = x.following_page("1", max_results=5)
-        waited = time.monotonic() - started
-    # then it waited for the window to reset (tweepy adds a second of margin) and then succeeded
+    # then it slept once, until a second past the window's end (x-rate-limit-reset), and then succeeded
+    reset_s = (FAKE_START_S // 900 + 1) * 900
+    assert fake_clock.sleeps == [pytest.approx(reset_s + 1 - FAKE_START_S)]
     assert second == first
-    assert 0.5 <= waited <= 3.0
+
+
+def test_a_spent_usage_cap_raises_at_once_without_sleeping(
+    start_emulator: StartEmulator, fake_clock: FakeClock
+) -> None:
+    # given a token whose monthly usage cap is two requests, in a window with plenty of room
+    server = start_emulator(limits=RateLimits(x=Limit(cap=2)), clock=fake_clock.now)
+    with XClient(server.base_url, bearer_token=TOKEN, sleep=fake_clock.sleep, clock=fake_clock.now) as x:
+        x.following_page("1", max_results=5)
+        x.trends(1)
+        # when / then: the third is refused as capped, with no wait, whatever the call
+        with pytest.raises(UsageCappedError, match="Monthly product cap") as caught:
+            x.following_page("1", max_results=5)
+        with pytest.raises(UsageCappedError):
+            x.trends(1)
+    assert fake_clock.sleeps == [] and caught.value.waited_s == 0.0
+
+
+@pytest.mark.timeout(10)
+def test_tweepys_own_rate_limit_wait_never_sleeps_on_a_usage_cap(start_emulator: StartEmulator) -> None:
+    # given tweepy left to wait on 429s itself (it would sleep until x-rate-limit-reset, up to 15 minutes)
+    server = start_emulator(limits=RateLimits(x=Limit(cap=0, window_s=900.0)))
+    client = tweepy.Client(bearer_token=TOKEN, wait_on_rate_limit=True)
+    mount(client.session, X_URL, RedirectAdapter(server.base_url, timeout_s=5.0))
+    started = time.monotonic()
+    # when / then: the adapter under it raises on the capped answer before tweepy can sleep
+    with pytest.raises(UsageCappedError):
+        client.get_users_following("1")
+    assert time.monotonic() - started < 5.0
+    client.session.close()
 
 
 def test_a_429_beyond_the_wait_budget_raises_at_once(start_emulator: StartEmulator) -> None:
@@ -122,7 +192,7 @@ def test_a_429_beyond_the_wait_budget_raises_at_once(start_emulator: StartEmulat
     with XClient(server.base_url, bearer_token=TOKEN, max_wait_s=1.0) as x:
         x.trends(1)
         started = time.monotonic()
-        # when / then, for v2 and v1.1 alike
+        # when / then, for following and trends alike
         with pytest.raises(RateLimitedError):
             x.following_page("1")
         with pytest.raises(RateLimitedError):
