@@ -16,7 +16,8 @@ from dispatcher.context import JobInterrupted
 from scheduler.job import JobState
 from scheduler.store import JobStore
 from tests.ebbflow.conftest import Cli
-from workloads.emulator import EmulatorServer
+from workloads.emulator import EmulatorServer, RateLimits
+from workloads.emulator.ratelimit import Limit
 from workloads.index import SQLiteVideoIndex, open_index
 from workloads.rankings import SQLiteRankings, open_rankings
 from workloads.resources import Resources
@@ -167,6 +168,23 @@ def test_a_job_for_an_unknown_user_fails_with_the_sources_error(
     assert len(dead) == 1 and dead[0].state is JobState.DEAD
     assert dead[0].attempts == 1  # retrying cannot make the user exist: dead-lettered at once
     assert "JobCannotSucceed" in (dead[0].error or "") and "999999999" in (dead[0].error or "")
+
+
+def test_a_spent_x_usage_cap_dead_letters_the_fetch_at_once_naming_the_cap(
+    cli: Cli, workdir: Path, monkeypatch: pytest.MonkeyPatch, configured_store: Callable[[], JobStore]
+) -> None:
+    # given an emulator whose X token has spent its monthly usage cap
+    with EmulatorServer(WorldConfig(), RateLimits(x=Limit(cap=0))) as server:
+        monkeypatch.setenv("EBBFLOW_PACKS__EMULATOR", server.base_url)
+        monkeypatch.setenv("EBBFLOW_PACKS__INDEX", f"sqlite:///{workdir / 'index.db'}")
+        monkeypatch.setenv("EBBFLOW_PACKS__RANKINGS", f"sqlite:///{workdir / 'rankings.db'}")
+        # when a user's X fetch runs
+        user = WORLD.user_with_degree(120)
+        cli.ok("pack", "submit", "social-graph", "--param", f"users={user}", "--param", "networks=x")
+        cli.ok("work", "--idle-exit")
+    # then it is dead-lettered on its first attempt, naming the cap, rather than retried into it
+    (dead,) = configured_store().dead_letters(10, 0)
+    assert dead.attempts == 1 and "usage cap reached" in (dead.error or ""), dead.error
 
 
 def test_facebook_reads_the_app_using_friends_with_their_own_tokens_and_counts_those_it_holds_none_for(

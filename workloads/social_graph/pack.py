@@ -53,7 +53,7 @@ def run_fetch(payload: JSONValue, ctx: PackContext) -> JSONValue:
     from dispatcher.context import JobCannotSucceed
     from workloads.social_graph.fetch import Progress, UserFetch
     from workloads.social_graph.networks import network
-    from workloads.sources.errors import AccessDeniedError, NotFoundError
+    from workloads.sources.errors import AccessDeniedError, NotFoundError, UsageCappedError
 
     assert isinstance(payload, dict)  # the schema says so; the scheduler checked it at submit
     resources = ctx.resources
@@ -72,6 +72,8 @@ def run_fetch(payload: JSONValue, ctx: PackContext) -> JSONValue:
         done = fetch.run(networks, Progress.from_checkpoint(ctx.checkpoint))
     except (NotFoundError, AccessDeniedError) as err:  # no such user, or a token the network refuses
         raise JobCannotSucceed(str(err)) from err
+    except UsageCappedError as err:  # a monthly cap: retries within the job's backoff would all meet it
+        raise JobCannotSucceed(f"{err}; `ebbflow dlq retry` the job once the cap resets") from err
     skipped = {"friends_without_token": done.friends_without_token, "friends_unreadable": done.friends_unreadable}
     return {"pages": done.pages, "posts": done.posts, "videos": done.videos, **skipped}
 
