@@ -261,9 +261,13 @@ def token_refused(path: str) -> web.Response:
 
 
 def throttled(path: str, verdict: Verdict) -> web.Response:
-    """The app's calls are over its limit: code 4 (the emulator counts per token; Graph's user-level code 17 is
-    answered the same way by the adapter), with X-App-Usage at 100 percent and no Retry-After."""
-    answer = error(403, "(#4) Application request limit reached", "OAuthException", 4, is_transient=True)
+    """The caller's calls are over the limit, worded by whose limit it is, as Graph words it: a user's token
+    over its user-level limit is code 17, any other token (the app's) code 4 at the app level. X-App-Usage at
+    100 percent and no Retry-After either way (rate_headers)."""
+    if graph_token_owner(verdict.caller) is not None:
+        answer = error(400, "(#17) User request limit reached", "OAuthException", 17, is_transient=True)
+    else:
+        answer = error(403, "(#4) Application request limit reached", "OAuthException", 4, is_transient=True)
     return _graph_json(answer)
 
 

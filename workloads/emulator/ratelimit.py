@@ -59,6 +59,7 @@ class Verdict:
     retry_after_s: int
     capped: bool = False
     cap_reset_epoch_s: int | None = None
+    caller: str = ""  # the token (or address) charged: an API may word its refusal by whose limit it is
 
     def rate_limit_headers(self) -> dict[str, str]:
         """X's three headers, on every answer, throttled or not; X sends no Retry-After."""
@@ -113,6 +114,7 @@ class Limiter:
             retry_after_s=max(1, math.ceil(reset - now)),
             capped=capped,
             cap_reset_epoch_s=math.ceil(cap_start + limit.cap_period_s) if capped else None,
+            caller=caller,
         )
 
 
