@@ -2,6 +2,8 @@
 pack's fetch: watch page, index, claim in the crawl state, queue the children), with the crawl state on SQLite
 and on Redis (exact set and Bloom filter); beside a plain breadth-first loop over the same watch pages (httpx,
 the same page parser, a Python set, no store): the ceiling for one process on this machine, in the same run.
+The emulator serves realistic watch pages (170-520 KB, related videos only in the embedded ytInitialData); the
+sizes of the pages served are measured and printed.
 
     python bench/related_crawl.py [--videos 2000] [--depth 6] [--backends sqlite,redis-set,redis-bloom]
 
@@ -28,6 +30,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from bench.emulated import emulator_process, scratch_settings
+from bench.stale_videos import page_sizes
 from ebbflow.config import Settings
 from ebbflow.local_worker import LocalWorker
 from ebbflow.stores import open_scheduler
@@ -93,6 +96,7 @@ def main() -> None:
     rows: list[tuple[str, float, int]] = []
     with emulator_process(world.config) as url, Progress(console=console, transient=True) as progress:
         task = progress.add_task("the plain loop, then each backend", total=len(backends) + 1)
+        sizes = page_sizes([f"{url}/watch?v={world.video_id(i)}" for i in range(300)])
         plain_s, plain_n = plain_crawl(url, seeds, args.videos, args.depth)
         progress.advance(task)
         for backend in backends:
@@ -110,7 +114,8 @@ def main() -> None:
                 if backend.startswith("redis"):
                     _purge(prefix)
             progress.advance(task)
-    table = Table(title=f"related-crawl: {args.videos:,} videos cap, depth {args.depth}, 3 seeds, emulator")
+    title = f"related-crawl: {args.videos:,} videos cap, depth {args.depth}, 3 seeds, emulator (realistic pages)"
+    table = Table(title=title)
     for column in ("what", "videos crawled", "seconds", "videos/s", "÷ plain loop"):
         table.add_column(column, justify="left" if column == "what" else "right")
     plain_rate = plain_n / plain_s
@@ -122,6 +127,7 @@ def main() -> None:
         label = f"ebbflow, crawl state on {backend}"
         table.add_row(label, f"{crawled:,}", f"{seconds:.1f}", f"{rate:,.0f}", f"{rate / plain_rate:.2f}x")
     console.print(table)
+    console.print(sizes)
 
 
 def _purge(prefix: str) -> None:

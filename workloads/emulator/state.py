@@ -17,7 +17,6 @@ Answer = tuple[int, Any]
 Query = Mapping[str, str]
 # How heavy the emulated watch pages are (workloads.emulator.video): as real ones (170-520 KB), or 1-3 KB.
 PageWeight = Literal["realistic", "light"]
-PAGE_WEIGHTS: tuple[PageWeight, ...] = ("realistic", "light")
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,7 +105,7 @@ async def handle_oembed(request: web.Request) -> web.Response:
 
 def language(request: web.Request) -> str:
     """The viewer's language among those the emulator speaks: `hl`, else Accept-Language's first tag."""
-    asked = request.query.get("hl") or request.headers.get("Accept-Language", "")
+    asked = request.query.get("hl") or request.headers.get("Accept-Language") or ""
     tag = asked.split(",")[0].split(";")[0].split("-")[0].strip().lower()
     return tag if tag in _LANGS else "en"
 
@@ -152,15 +152,37 @@ def playability(kind: str, lang: str) -> dict[str, Any]:
     if kind == "ok":
         return {"status": "OK", "playableInEmbed": True, "miniplayer": {"miniplayerRenderer": {}}, **context}
     if kind == "removed":
-        return {"status": "ERROR", "reason": t["unavailable"], "errorScreen": _error_screen(t["unavailable"], t["removed"]), **context}  # fmt: skip
+        return {
+            "status": "ERROR",
+            "reason": t["unavailable"],
+            "errorScreen": _error_screen(t["unavailable"], t["removed"]),
+            **context,
+        }
     if kind == "private":
         screen = _error_screen(t["private"])
-        return {"status": "LOGIN_REQUIRED", "messages": [t["private_message"]], "errorScreen": screen, "playableInEmbed": False, **context}  # fmt: skip
+        return {
+            "status": "LOGIN_REQUIRED",
+            "messages": [t["private_message"]],
+            "errorScreen": screen,
+            "playableInEmbed": False,
+            **context,
+        }
     if kind == "age-restricted":
         screen = _error_screen(t["age"], t["age_sub"])
-        return {"status": "LOGIN_REQUIRED", "reason": t["age"], "errorScreen": screen, "desktopLegacyAgeGateReason": 1, **context}  # fmt: skip
+        return {
+            "status": "LOGIN_REQUIRED",
+            "reason": t["age"],
+            "errorScreen": screen,
+            "desktopLegacyAgeGateReason": 1,
+            **context,
+        }
     if kind == "region-blocked":
-        return {"status": "UNPLAYABLE", "reason": t["unavailable"], "errorScreen": _error_screen(t["unavailable"], t["region"]), **context}  # fmt: skip
+        return {
+            "status": "UNPLAYABLE",
+            "reason": t["unavailable"],
+            "errorScreen": _error_screen(t["unavailable"], t["region"]),
+            **context,
+        }
     return {"status": "UNPLAYABLE", "reason": t["recording"], "errorScreen": _error_screen(t["recording"]), **context}
 
 
@@ -173,7 +195,11 @@ def _player_response(video: WorldVideo | None, kind: str, lang: str) -> dict[str
         player["trackingParams"] = "CAAQu2kiEwjYv9"
         return player
     if kind == "ok":
-        player["streamingData"] = {"expiresInSeconds": "21540", "formats": [_format(video, 18)], "adaptiveFormats": [_format(video, n) for n in (137, 248, 140, 251)]}  # fmt: skip
+        player["streamingData"] = {
+            "expiresInSeconds": "21540",
+            "formats": [_format(video, 18)],
+            "adaptiveFormats": [_format(video, n) for n in (137, 248, 140, 251)],
+        }
     player["videoDetails"] = {
         "videoId": video.video_id,
         "title": video.title,
@@ -213,16 +239,35 @@ def _lockup(world: World, vid: str, n: int) -> dict[str, Any]:
     other = world.video(vid)
     title = other.title if other is not None else vid
     metadata = {"lockupMetadataViewModel": {"title": {"content": title}, "image": {"decoratedAvatarViewModel": {}}}}
-    image = {"thumbnailViewModel": {"image": {"sources": [{"url": f"https://i.ytimg.com/vi/{vid}/hqdefault.jpg", "width": 168}]}}}  # fmt: skip
-    return {"lockupViewModel": {"contentImage": image, "metadata": metadata, "contentId": vid, "contentType": "LOCKUP_CONTENT_TYPE_VIDEO", "rendererContext": {"loggingContext": {"loggingDirectives": {"trackingParams": f"CK{n}"}}}}}  # fmt: skip
+    image = {
+        "thumbnailViewModel": {
+            "image": {"sources": [{"url": f"https://i.ytimg.com/vi/{vid}/hqdefault.jpg", "width": 168}]}
+        }
+    }
+    return {
+        "lockupViewModel": {
+            "contentImage": image,
+            "metadata": metadata,
+            "contentId": vid,
+            "contentType": "LOCKUP_CONTENT_TYPE_VIDEO",
+            "rendererContext": {"loggingContext": {"loggingDirectives": {"trackingParams": f"CK{n}"}}},
+        }
+    }
 
 
 def _compact(world: World, vid: str) -> dict[str, Any]:
     other = world.video(vid)
     title, channel = (other.title, other.channel) if other is not None else (vid, "")
-    endpoint = {"commandMetadata": {"webCommandMetadata": {"url": f"/watch?v={vid}"}}, "watchEndpoint": {"videoId": vid}}
+    endpoint = {
+        "commandMetadata": {"webCommandMetadata": {"url": f"/watch?v={vid}"}},
+        "watchEndpoint": {"videoId": vid},
+    }
     renderer = {"videoId": vid, "thumbnail": {"thumbnails": [{"url": f"https://i.ytimg.com/vi/{vid}/hqdefault.jpg"}]}}
-    renderer |= {"title": {"simpleText": title}, "longBylineText": {"runs": [{"text": channel}]}, "navigationEndpoint": endpoint}  # fmt: skip
+    renderer |= {
+        "title": {"simpleText": title},
+        "longBylineText": {"runs": [{"text": channel}]},
+        "navigationEndpoint": endpoint,
+    }
     return {"compactVideoRenderer": renderer}
 
 
@@ -245,9 +290,17 @@ def _initial_data(world: World, video: WorldVideo | None, vid: str, kind: str) -
     others = _not_videos(video)
     entries[2:2] = others[:2]  # a mix and a playlist among the videos, as the real column has
     entries += others[2:]
-    primary = [{"videoPrimaryInfoRenderer": {"title": {"runs": [{"text": video.title}]}}}]
-    primary.append({"videoSecondaryInfoRenderer": {"owner": {"videoOwnerRenderer": {"title": {"runs": [{"text": video.channel}]}}}}})  # fmt: skip
-    autoplay = {"autoplay": {"sets": [{"mode": "NORMAL", "autoplayVideo": {"watchEndpoint": {"videoId": video.related[0]}}}]}}  # fmt: skip
+    primary: list[dict[str, Any]] = [{"videoPrimaryInfoRenderer": {"title": {"runs": [{"text": video.title}]}}}]
+    primary.append(
+        {
+            "videoSecondaryInfoRenderer": {
+                "owner": {"videoOwnerRenderer": {"title": {"runs": [{"text": video.channel}]}}}
+            }
+        }
+    )
+    autoplay = {
+        "autoplay": {"sets": [{"mode": "NORMAL", "autoplayVideo": {"watchEndpoint": {"videoId": video.related[0]}}}]}
+    }
     data["contents"] = {
         "twoColumnWatchNextResults": {
             "results": {"results": {"contents": primary}},
@@ -257,7 +310,9 @@ def _initial_data(world: World, video: WorldVideo | None, vid: str, kind: str) -
     }
     data["currentVideoEndpoint"] = {"watchEndpoint": {"videoId": video.video_id}}
     end_screen = [{"endScreenVideoRenderer": {"videoId": r}} for r in video.related[:4]]
-    data["playerOverlays"] = {"playerOverlayRenderer": {"endScreen": {"watchNextEndScreenRenderer": {"results": end_screen}}}}  # fmt: skip
+    data["playerOverlays"] = {
+        "playerOverlayRenderer": {"endScreen": {"watchNextEndScreenRenderer": {"results": end_screen}}}
+    }
     data["engagementPanels"] = [{"engagementPanelSectionListRenderer": {"panelIdentifier": "comment-item-section"}}]
     return data
 
@@ -277,7 +332,7 @@ def _head(world: World, video: WorldVideo | None, vid: str, kind: str, lang: str
     else:
         title = html.escape(video.title)
         head += [
-            f"<title>{title} - YouTube</title><meta name=\"title\" content=\"{title}\">",
+            f'<title>{title} - YouTube</title><meta name="title" content="{title}">',
             f'<meta property="og:site_name" content="YouTube"><meta property="og:url" content="{_SITE}/watch?v={vid}">',
             f'<meta property="og:title" content="{title}"><meta property="og:type" content="video.other">',
             f'<meta property="og:image" content="https://i.ytimg.com/vi/{vid}/hqdefault.jpg">',
@@ -316,8 +371,8 @@ def _page_parts(world: World, vid: str, lang: str) -> tuple[bytes, bytes, bytes,
     """A realistic page's own parts (head, player script, data script) and how many filler blocks it takes."""
     video = world.video(vid)
     kind = _kind(video)
-    head = (_head(world, video, vid, kind, lang) + "</head><body dir=\"ltr\">\n").encode()
-    player = (_script("ytInitialPlayerResponse", _player_response(video, kind, lang)) + _microdata(video, kind))
+    head = (_head(world, video, vid, kind, lang) + '</head><body dir="ltr">\n').encode()
+    player = _script("ytInitialPlayerResponse", _player_response(video, kind, lang)) + _microdata(video, kind)
     data = _script("ytInitialData", _initial_data(world, video, vid, kind)).encode()
     size = MIN_PAGE_BYTES + h64(world.config.seed, "page-bytes", vid) % (MAX_PAGE_BYTES - MIN_PAGE_BYTES)
     own = len(head) + len(player.encode()) + len(data)
@@ -350,8 +405,14 @@ def _light_page(world: World, vid: str, lang: str) -> bytes:
     player = playability(kind, lang)
     body = [_head(world, video, vid, kind, lang), '</head><body><div id="player"></div>\n', _microdata(video, kind)]
     if video is not None and kind not in ("removed", "private"):
-        body.append("".join(f'<div class="related-item"><a href="/watch?v={r}">Up next</a></div>\n' for r in video.related))  # fmt: skip
-        details = {"videoId": vid, "lengthSeconds": str(video.duration_s), "isLiveContent": kind == "recording-unavailable"}  # fmt: skip
+        body.append(
+            "".join(f'<div class="related-item"><a href="/watch?v={r}">Up next</a></div>\n' for r in video.related)
+        )
+        details = {
+            "videoId": vid,
+            "lengthSeconds": str(video.duration_s),
+            "isLiveContent": kind == "recording-unavailable",
+        }
         body.append(_script("ytInitialPlayerResponse", {"playabilityStatus": player, "videoDetails": details}))
     else:
         body.append(_script("ytInitialPlayerResponse", {"playabilityStatus": player}))

@@ -134,9 +134,20 @@ def rank_live_videos(
 
 
 def lookup_all(videos: VideoPages, video_ids: list[str]) -> list[VideoMeta | None]:
-    """Each video's oEmbed metadata (None when it is gone), a few at a time."""
+    """Each video's metadata (None when it is gone), a few at a time."""
     with ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="hot-topics-lookup") as pool:
-        return list(pool.map(videos.metadata, video_ids))
+        return list(pool.map(lambda video_id: playable_metadata(videos, video_id), video_ids))
+
+
+def playable_metadata(videos: VideoPages, video_id: str) -> VideoMeta | None:
+    """oEmbed's title and channel, unless the video is gone: oEmbed answers 404 or 403 for a removed or private
+    video, but 200 for one that can no longer be played (a stream that left no recording), so its watch page has
+    the last word when it says "dead". A page that cannot be read now (throttled, cut short) proves nothing and
+    keeps the video (docs/api-video.md)."""
+    meta = videos.metadata(video_id)
+    if meta is None or videos.check(video_id).verdict == "dead":
+        return None
+    return meta
 
 
 def place_trends_of(table: pa.Table) -> list[PlaceTrend]:

@@ -3,9 +3,9 @@
 oEmbed is the cheap, stable way to a title and channel; it answers 404 for videos that are gone, 403 for private
 ones (401 where embedding is off), which `metadata` reports as None. The watch page is what a viewer sees, so it
 is what decides liveness (every state answers 200; the player's status tells them apart, see
-workloads.sources.liveness) and where related videos come from (its embedded data, see watch_page). Search is only in the YouTube Data
-API, on another host (`api_base_url`) and behind an API key; the key travels in the X-Goog-Api-Key header, not
-in the URL, because httpx logs URLs.
+workloads.sources.liveness) and where related videos come from (its embedded data, see watch_page). Search is
+only in the YouTube Data API, on another host (`api_base_url`) and behind an API key; the key travels in the
+X-Goog-Api-Key header, not in the URL, because httpx logs URLs.
 """
 
 from __future__ import annotations

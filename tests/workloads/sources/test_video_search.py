@@ -1,8 +1,11 @@
-"""Video search: VideoPages.search against the emulator's YouTube Data API route, its errors, limits and key."""
+"""Video search: VideoPages.search against the emulator's YouTube Data API route, its errors, limits, daily
+quota and key."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -10,7 +13,15 @@ from pydantic import SecretStr
 
 from tests.workloads.sources.conftest import FAKE_START_S, FakeClock, StartEmulator
 from workloads.emulator import EmulatorServer, Limit, RateLimits, family_of
-from workloads.sources import AccessDeniedError, BadResponseError, RateLimitedError, RetryPolicy, VideoMeta, VideoPages
+from workloads.sources import (
+    AccessDeniedError,
+    BadResponseError,
+    RateLimitedError,
+    RetryPolicy,
+    UsageCappedError,
+    VideoMeta,
+    VideoPages,
+)
 from workloads.world import World
 from workloads.world import trends as world_trends
 
@@ -107,25 +118,38 @@ def test_without_a_key_search_is_denied_before_any_request(key: str | None) -> N
     assert requests == []
 
 
+KEY_INVALID = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}]
+
+
 @pytest.mark.parametrize(
-    ("status", "reason", "error"),
+    ("status", "reason", "details", "error"),
     [
-        (403, "keyInvalid", AccessDeniedError),
-        (400, "badRequest", BadResponseError),
-        (403, "quotaExceeded", RateLimitedError),
+        (403, "keyInvalid", [], AccessDeniedError),
+        (400, "badRequest", KEY_INVALID, AccessDeniedError),  # how Google refuses a key it does not know
+        (400, "badRequest", [], BadResponseError),  # any other bad request
+        (403, "accessNotConfigured", [], AccessDeniedError),
+        (403, "quotaExceeded", [], UsageCappedError),
+        (403, "rateLimitExceeded", [], RateLimitedError),
     ],
 )
 def test_refusals_become_source_errors_without_the_key(
-    status: int, reason: str, error: type[Exception], caplog: pytest.LogCaptureFixture
+    status: int,
+    reason: str,
+    details: list[dict[str, str]],
+    error: type[Exception],
+    caplog: pytest.LogCaptureFixture,
+    fake_clock: FakeClock,
 ) -> None:
     # given a Data API that refuses, and every logger at DEBUG
     caplog.set_level(logging.DEBUG)
     body = {"error": {"code": status, "message": "no", "errors": [{"reason": reason, "domain": "global"}]}}
+    body["error"]["details"] = details
     client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(status, json=body)))
-    pages = VideoPages(client=client, api_key=SecretStr(KEY))
-    # when / then: the right error, and the key shows nowhere
+    pages = VideoPages(client=client, api_key=SecretStr(KEY), sleep=fake_clock.sleep, clock=fake_clock.now)
+    # when / then: the right error (exactly: a quota is not a short-term limit), and the key shows nowhere
     with pytest.raises(error) as caught:
         pages.search("anything")
+    assert type(caught.value) is error
     assert KEY not in str(caught.value) and KEY not in repr(caught.value)
     assert KEY not in caplog.text and KEY not in repr(pages)
 
@@ -141,19 +165,36 @@ def test_the_key_travels_in_a_header_not_the_url(emulator: EmulatorServer, caplo
     client.close()
 
 
-def test_search_is_rate_limited_like_the_video_site(start_emulator: StartEmulator, fake_clock: FakeClock) -> None:
+def test_a_short_term_limit_is_backed_off_then_searched(start_emulator: StartEmulator, fake_clock: FakeClock) -> None:
     # given one video request per 5 s per caller, on a clock the client's sleep moves
     assert family_of("/youtube/v3/search") == "video"
     server = start_emulator(limits=RateLimits(video=Limit(requests=1, window_s=5.0)), clock=fake_clock.now)
     with pages_for(server, sleep=fake_clock.sleep, clock=fake_clock.now) as pages:
         first = pages.search("zephyr", max_results=3)
-        # when a second search comes within the window, it waits it out
+        # when a second search comes within the window, it backs off (doubling) until the window has passed
         second = pages.search("zephyr", max_results=3)
-    assert fake_clock.sleeps == [5.0] and first == second
-    # and a throttled answer is Google's JSON with Retry-After
+    assert fake_clock.sleeps == [0.5, 1.0, 2.0, 4.0] and first == second
+    # and a throttled answer is Google's 403 rateLimitExceeded, with no Retry-After and no rate headers
     answer = httpx.get(f"{server.base_url}/youtube/v3/search", params={"part": "snippet", "q": "x", "key": KEY})
-    assert answer.status_code == 429 and answer.headers["Retry-After"]
-    assert answer.json()["error"]["errors"][0]["reason"] == "rateLimitExceeded"
+    assert answer.status_code == 403 and answer.json()["error"]["errors"][0]["reason"] == "rateLimitExceeded"
+    assert not {"retry-after", "x-rate-limit-reset"} & {name.lower() for name in answer.headers}
+
+
+def test_a_spent_daily_quota_holds_the_key_until_pacific_midnight(
+    start_emulator: StartEmulator, fake_clock: FakeClock
+) -> None:
+    # given a key whose daily quota is two searches
+    server = start_emulator(limits=RateLimits(video=Limit(cap=2, cap_period_s=86_400.0)), clock=fake_clock.now)
+    with pages_for(server, sleep=fake_clock.sleep, clock=fake_clock.now) as pages:
+        pages.search("zephyr", max_results=3)
+        pages.search("lava", max_results=3)
+        # when a third search comes, then it is refused as capped at once, resetting at midnight Pacific time
+        with pytest.raises(UsageCappedError) as caught:
+            pages.search("zephyr", max_results=3)
+    assert fake_clock.sleeps == []
+    reset = datetime.fromtimestamp(caught.value.resets_at_s or 0, ZoneInfo("America/Los_Angeles"))
+    assert (reset.hour, reset.minute) == (0, 0)
+    assert 0 < (caught.value.resets_at_s or 0) - fake_clock.now() <= 86_400
 
 
 def test_a_spent_rate_budget_raises(start_emulator: StartEmulator, fake_clock: FakeClock) -> None:

@@ -7,8 +7,9 @@ import pytest
 
 from tests.workloads.sources.conftest import FakeClock, StartEmulator
 from workloads.emulator import EmulatorServer, Limit, RateLimits
-from workloads.sources import Liveness, RetryPolicy, VideoMeta, VideoPages
 from workloads.emulator.video import MAX_PAGE_BYTES, MIN_PAGE_BYTES
+from workloads.sources import Liveness, RetryPolicy, VideoMeta, VideoPages
+from workloads.sources.watch_page import related_ids
 from workloads.world import World, WorldConfig, WorldVideo
 
 EXPECTED = {
@@ -143,3 +144,26 @@ def test_the_emulator_stops_cleanly(start_emulator: StartEmulator) -> None:
         httpx.get(f"{url}/healthz")
     assert not server.is_running
     server.stop()  # stopping twice is harmless
+
+
+def test_related_ids_merge_anchors_and_embedded_data_in_page_order() -> None:
+    # given a page with an anchor before the data, the data's column (a playlist and the page's own id in it, a
+    # repeat), an anchor after it, and videos outside the column (end screen, panels)
+    column = (
+        '{"lockupViewModel":{"contentId":"bbbbbbbbbbb","contentType":"LOCKUP_CONTENT_TYPE_VIDEO"}},'
+        '{"lockupViewModel":{"contentType":"LOCKUP_CONTENT_TYPE_PLAYLIST","contentId":"PLxxxxxxxxx"}},'
+        '{"compactVideoRenderer":{"videoId":"ownOwnOwn11"}},{"compactVideoRenderer":{"videoId":"ccccccccccc"}},'
+        '{"lockupViewModel":{"contentType":"LOCKUP_CONTENT_TYPE_VIDEO","contentId":"bbbbbbbbbbb"}}'
+    )
+    body = (
+        '<a href="/watch?v=aaaaaaaaaaa">x</a><script>var ytInitialData = {"contents":{"twoColumnWatchNextResults":'
+        f'{{"secondaryResults":{{"secondaryResults":{{"results":[{column}]}}}}}}}},"playerOverlays":{{"endScreen":'
+        '{"compactVideoRenderer":{"videoId":"eeeeeeeeeee"}}},"engagementPanels":[]};</script>'
+        '<a href="https://youtu.be/ddddddddddd">y</a>'
+    )
+    # then the videos come in page order, each once, never the page's own, nothing outside the column
+    assert related_ids("ownOwnOwn11", body) == ("aaaaaaaaaaa", "bbbbbbbbbbb", "ccccccccccc", "ddddddddddd")
+    assert related_ids("ownOwnOwn11", body.replace("var ytInitialData = ", "var other = ")) == (
+        "aaaaaaaaaaa",
+        "ddddddddddd",
+    )
