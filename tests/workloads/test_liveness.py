@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from workloads.emulator.video import render_watch
+from workloads.emulator.watch_render import render_watch
 from workloads.sources.liveness import (
     PLAYER_WINDOW,
     UNAVAILABLE_MARKER,

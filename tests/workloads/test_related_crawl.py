@@ -14,7 +14,7 @@ import redis
 
 from workloads.context import PackContext
 from workloads.crawl_state import CrawlCaps, open_crawl_state
-from workloads.emulator.video import MAX_PAGE_BYTES, MIN_PAGE_BYTES
+from workloads.emulator.watch_render import MAX_PAGE_BYTES, MIN_PAGE_BYTES
 from workloads.index import open_index
 from workloads.related_crawl import PACK, RelatedCrawlParams
 from workloads.related_crawl.pack import run_fetch

@@ -12,7 +12,7 @@ import pytest
 
 from workloads.context import PackContext
 from workloads.emulator import EmulatorServer, Limit, RateLimits
-from workloads.emulator.video import MAX_PAGE_BYTES, MIN_PAGE_BYTES
+from workloads.emulator.watch_render import MAX_PAGE_BYTES, MIN_PAGE_BYTES
 from workloads.index import CheckResult, VideoRecord, open_index
 from workloads.rankings import open_rankings
 from workloads.resources import Resources

@@ -15,7 +15,7 @@ from workloads.world import World
 # (HTTP status, JSON body): handlers build these with pure functions, so the Graph batch can reuse them.
 Answer = tuple[int, Any]
 Query = Mapping[str, str]
-# How heavy the emulated watch pages are (workloads.emulator.video): as real ones (170-520 KB), or 1-3 KB.
+# How heavy the emulated watch pages are (workloads.emulator.watch_render): as real ones (170-520 KB), or 1-3 KB.
 PageWeight = Literal["realistic", "light"]
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.workloads.sources.conftest import FakeClock, StartEmulator
 from workloads.emulator import EmulatorServer, Limit, RateLimits
-from workloads.emulator.video import MAX_PAGE_BYTES, MIN_PAGE_BYTES
+from workloads.emulator.watch_render import MAX_PAGE_BYTES, MIN_PAGE_BYTES
 from workloads.sources import Liveness, RetryPolicy, VideoMeta, VideoPages
 from workloads.sources.watch_page import related_ids
 from workloads.world import World, WorldConfig, WorldVideo
