@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from workloads.index import VideoIndex
     from workloads.rankings import Rankings
     from workloads.sources.facebook import GraphClient
+    from workloads.sources.types import UserTokens
     from workloads.sources.videos import VideoPages
     from workloads.sources.x import XClient
-    from workloads.user_tokens import UserTokens
 
 
 class Resources:

@@ -10,12 +10,10 @@ none. A bad setting fails the job that needs it with a message naming the settin
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 
 from scheduler.errors import ConfigError
-from workloads.sources.types import Secret
+from workloads.sources.types import UserTokens
 
-UserTokens = Callable[[str], Secret | None]
 SETTING = "packs.facebook.user_tokens"
 
 

@@ -20,8 +20,8 @@ from typing import Protocol
 
 from workloads.resources import Resources
 from workloads.social_graph.pack import NetworkName
-from workloads.sources.facebook import GraphClient, UserTokens
-from workloads.sources.types import Friend, Page, Post, Secret
+from workloads.sources.facebook import GraphClient
+from workloads.sources.types import Friend, Page, Post, Secret, UserTokens
 from workloads.sources.x import XClient
 from workloads.world.users import graph_token
 

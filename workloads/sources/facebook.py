@@ -23,7 +23,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -57,8 +57,6 @@ BATCH_LIMIT = 50  # Graph refuses larger batches
 FEED_FIELDS = "id,message,created_time,link"
 _API = "graph"
 
-# A user id -> the user access token the app holds for that user (None: the user never granted the app one).
-UserTokens = Callable[[str], Secret | None]
 _Request = tuple[str, str | None]  # (friend id, cursor of the page to ask for)
 
 

@@ -5,6 +5,7 @@ Each adapter turns its API's JSON into these at the boundary, so packs never see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -14,6 +15,8 @@ T = TypeVar("T")
 
 # A credential as callers hold it: SecretStr keeps it out of reprs and logs; a plain str is accepted for scripts.
 Secret = SecretStr | str
+# A user id -> the user access token the app holds for that user (None: the user never granted the app one).
+UserTokens = Callable[[str], Secret | None]
 
 
 def reveal(secret: Secret | None) -> str:
