@@ -5,8 +5,8 @@ on AWS) and judge the video by whatever answered there. `workloads.sources.redir
 
 A body is read in chunks through a `PageScan`, never held whole: a 2xx page is scanned until the player status
 goes by, then drained unscanned to its end if its Content-Length says it ends within `max_body_bytes` (a real
-watch page is 170-520 KB: draining it costs less than a new connection; bench/stale_videos.py went from 0.56x to
-0.92x of the plain loop with it); any other answer (its status decides) is read only up to `DRAIN_BYTES`, so that
+watch page is 170-520 KB: draining it costs less than a new connection, as bench/stale_videos.py measured, see
+docs/api-video.md); any other answer (its status decides) is read only up to `DRAIN_BYTES`, so that
 the connection can go back to the pool when the body is small. A body left unread closes its connection instead:
 the next request on it would otherwise read the rest of this one.
 """
