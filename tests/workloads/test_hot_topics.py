@@ -141,12 +141,11 @@ def test_a_spent_usage_cap_dead_letters_at_once_naming_it(
         monkeypatch.setenv("EBBFLOW_PACKS__RANKINGS", f"sqlite:///{workdir / 'rankings.db'}")
         # when an hour of one place runs
         cli.ok("pack", "submit", "hot-topics", "--param", "woeids=23424977")
-        started = time.monotonic()
         cli.ok("work", "--idle-exit")
-    # then the step that met the cap is dead-lettered on its first attempt, saying so, without waiting on it
+    # then the step that met the cap is dead-lettered on its first attempt, naming the cap (the adapters raise
+    # UsageCappedError before any wait: tests/workloads/sources/test_x.py and test_video_search.py hold that)
     (dead,) = configured_store().dead_letters()
     assert (dead.type, dead.attempts) == (dead_type, 1) and needle in (dead.error or ""), dead.error
-    assert time.monotonic() - started < 60
 
 
 def test_bad_parameters_name_the_field_and_queue_nothing(cli, pack_env: Path, configured_store):
