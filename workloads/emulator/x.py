@@ -54,18 +54,22 @@ def invalid(parameter: str, value: str, message: str) -> Answer:
     }
 
 
-def user_not_found(user: str) -> Answer:
-    """v2 reports a missing user inside a 200, as a partial error with no data."""
+def resource_not_found(resource_type: str, parameter: str, value: str, what: str) -> Answer:
+    """v2 reports a missing resource inside a 200, as a partial error with no data."""
     error = {
-        "value": user,
-        "detail": f"Could not find user with id: [{user}].",
+        "value": value,
+        "detail": f"Could not find {resource_type} with {what}: [{value}].",
         "title": "Not Found Error",
-        "resource_type": "user",
-        "parameter": "id",
-        "resource_id": user,
+        "resource_type": resource_type,
+        "parameter": parameter,
+        "resource_id": value,
         "type": f"{_PROBLEMS}/resource-not-found",
     }
     return 200, {"errors": [error]}
+
+
+def user_not_found(user: str) -> Answer:
+    return resource_not_found("user", "id", user, "id")
 
 
 def following_answer(world: World, user: str, query: Query) -> Answer:
@@ -156,16 +160,7 @@ def trends_v2_answer(world: World, woeid_text: str, query: Query, now_ms: int) -
 
 def place_not_found(woeid: str) -> Answer:
     """An unknown WOEID, reported as v2 reports any missing resource (the trends docs show no error example)."""
-    error = {
-        "value": woeid,
-        "detail": f"Could not find place with woeid: [{woeid}].",
-        "title": "Not Found Error",
-        "resource_type": "place",
-        "parameter": "woeid",
-        "resource_id": woeid,
-        "type": f"{_PROBLEMS}/resource-not-found",
-    }
-    return 200, {"errors": [error]}
+    return resource_not_found("place", "woeid", woeid, "woeid")
 
 
 def _trend_v2(name: str, volume: int | None) -> dict[str, Any]:

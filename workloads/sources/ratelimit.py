@@ -8,6 +8,7 @@ can advance a fake clock instead of waiting.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -125,8 +126,6 @@ def graph_usage_wait_s(headers: Mapping[str, str]) -> float | None:
     """Seconds a throttled Graph caller should wait, from the usage headers: the longest
     `estimated_time_to_regain_access` of X-Business-Use-Case-Usage or X-Page-Usage, else the back-off above from
     the highest share any usage header reports; None when no usage header is readable."""
-    import json
-
     lowered = {key.lower(): value for key, value in headers.items()}
     entries: list[dict[str, object]] = []
     for name in ("x-business-use-case-usage", "x-page-usage", "x-app-usage"):
